@@ -1,0 +1,1 @@
+"""What departments publish: announcements, their lifecycle and every channel that shows them."""

@@ -1,0 +1,100 @@
+"""Read-side queries shared by the public page, the feeds and the API."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, and_, case, func, select
+
+from notifier.db import db
+from notifier.directory import Department, District, department_by_slug
+
+from announcements.models import (
+    PUBLIC_STATUSES,
+    PUBLISHED,
+    Announcement,
+    announcement_districts,
+)
+
+
+@dataclass
+class Filters:
+    """The public filters: district and department slugs (None = all)."""
+
+    district: District | None = None
+    department: Department | None = None
+
+    @property
+    def args(self) -> dict[str, str]:
+        """Return the filters as query arguments for links."""
+        args = {}
+        if self.district:
+            args["district"] = self.district.slug
+        if self.department:
+            args["department"] = self.department.slug
+        return args
+
+
+def resolve_filters(district_slug: str | None, department_slug: str | None) -> tuple[Filters, dict[str, str]]:
+    """Turn slugs into a Filters; return field errors for unknown slugs."""
+    filters, errors = Filters(), {}
+    if district_slug:
+        filters.district = db.session.scalar(select(District).where(District.slug == district_slug))
+        if filters.district is None:
+            errors["district"] = f"Unknown district {district_slug!r}."
+    if department_slug:
+        filters.department = department_by_slug(department_slug)
+        if filters.department is None:
+            errors["department"] = f"Unknown department {department_slug!r}."
+    return filters, errors
+
+
+def _filtered(query: Select, filters: Filters) -> Select:
+    if filters.department:
+        query = query.where(Announcement.department_id == filters.department.id)
+    if filters.district:
+        query = query.where(
+            Announcement.id.in_(
+                select(announcement_districts.c.announcement_id).where(
+                    announcement_districts.c.district_id == filters.district.id
+                )
+            )
+        )
+    return query
+
+
+def public_query(filters: Filters, now: datetime) -> Select:
+    """Return public announcements: current and upcoming first (soonest first), then the past (newest first)."""
+    current = and_(Announcement.status == PUBLISHED, Announcement.ends_at >= now)
+    query = select(Announcement).where(Announcement.status.in_(PUBLIC_STATUSES), Announcement.published_at.is_not(None))
+    return _filtered(query, filters).order_by(
+        case((current, 0), else_=1),
+        case((current, Announcement.starts_at), else_=None).asc(),
+        Announcement.ends_at.desc(),
+        Announcement.id.desc(),
+    )
+
+
+def newest_public(filters: Filters, limit: int) -> list[Announcement]:
+    """Return the latest public announcements by last change, newest first (for feeds)."""
+    query = select(Announcement).where(Announcement.status.in_(PUBLIC_STATUSES), Announcement.published_at.is_not(None))
+    query = _filtered(query, filters).order_by(Announcement.updated_at.desc(), Announcement.id.desc()).limit(limit)
+    return list(db.session.scalars(query))
+
+
+def public_fingerprint(filters: Filters) -> tuple[int, datetime | None, int]:
+    """Return (count, last change, version sum) of the public set: cheap input for ETags."""
+    query = select(
+        func.count(Announcement.id), func.max(Announcement.updated_at), func.coalesce(func.sum(Announcement.version), 0)
+    ).where(Announcement.status.in_(PUBLIC_STATUSES), Announcement.published_at.is_not(None))
+    count, last, versions = db.session.execute(_filtered(query, filters)).one()
+    return count, last, int(versions)
+
+
+def staff_query(department_id: int | None, status: str | None) -> Select:
+    """Return announcements for the staff list, newest change first."""
+    query = select(Announcement)
+    if department_id:
+        query = query.where(Announcement.department_id == department_id)
+    if status:
+        query = query.where(Announcement.status == status)
+    return query.order_by(Announcement.updated_at.desc(), Announcement.id.desc())

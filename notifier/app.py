@@ -1,0 +1,135 @@
+"""create_app(): the only place that wires packages together."""
+
+from flask import Flask, jsonify, render_template, request
+from flask_talisman import Talisman
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from notifier import auth, i18n
+from notifier.config import ROOT, config_for
+from notifier.db import db, migrate
+from notifier.errors import ServiceError
+
+csrf = CSRFProtect()
+talisman = Talisman()
+
+CSP = {
+    "default-src": "'self'",
+    "img-src": "'self' data:",
+    "style-src": "'self'",
+    "script-src": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application: configuration, extensions, blueprints, commands."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_object(config_for("testing" if test_config and test_config.get("TESTING") else None))
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set in production")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["TIMEZONE"])
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    register_jobs(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Initialise the database, migrations, login, CSRF, i18n and security headers."""
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    auth.login_manager.init_app(app)
+    csrf.init_app(app)
+    i18n.babel.init_app(app, locale_selector=i18n.select_locale)
+    talisman.init_app(
+        app,
+        content_security_policy=CSP,
+        force_https=app.config["FORCE_HTTPS"],
+        session_cookie_secure=app.config.get("SESSION_COOKIE_SECURE", False),
+        strict_transport_security=app.config["FORCE_HTTPS"],
+    )
+    app.jinja_env.globals["current_lang"] = i18n.current_lang
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount every package's views."""
+    from announcements import api, feeds, public, staff
+
+    app.register_blueprint(i18n.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(feeds.bp)
+    app.register_blueprint(staff.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+
+    @app.get("/healthz")
+    def healthz():
+        """Answer 200 when the database is reachable, 503 otherwise."""
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception as exc:  # any driver error means "not healthy", never a 500
+            db.session.rollback()
+            return jsonify(status="error", database=type(exc).__name__), 503
+        return jsonify(status="ok")
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer errors as JSON under /api/ and as a page elsewhere; never a bare 500."""
+
+    @app.errorhandler(ServiceError)
+    def service_error(err: ServiceError):
+        db.session.rollback()
+        if _wants_json():
+            return jsonify(err.as_json()), err.status
+        return render_template("error.html", code=err.status, message=err.message), err.status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(err: CSRFError):
+        message = "The form expired; reload the page and try again."
+        return render_template("error.html", code=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        if _wants_json():
+            body = {"error": {"code": err.name.lower().replace(" ", "_"), "message": err.description}}
+            return jsonify(body), err.code
+        return render_template("error.html", code=err.code, message=err.description), err.code
+
+    @app.errorhandler(Exception)
+    def unexpected(err: Exception):
+        app.logger.exception("unhandled error")
+        db.session.rollback()
+        if _wants_json():
+            return jsonify({"error": {"code": "internal", "message": "Something went wrong."}}), 500
+        return render_template("error.html", code=500, message="Something went wrong."), 500
+
+
+def register_commands(app: Flask) -> None:
+    """Add the CLI: demo-data, staff, worker."""
+    from notifier import cli
+
+    cli.register(app)
+
+
+def register_jobs(app: Flask) -> None:
+    """Tell the worker which domain jobs to run and how often (seconds)."""
+    from announcements.service import publish_due
+
+    app.extensions["habarlama.jobs"] = [("publish_due", publish_due, 10)]

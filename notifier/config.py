@@ -1,0 +1,97 @@
+"""Configuration classes read from the environment (and a `.env` file)."""
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+load_dotenv(ROOT / ".env")
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _database_url() -> str:
+    url = _env("DATABASE_URL")
+    if url is None:
+        (ROOT / "instance").mkdir(exist_ok=True)
+        return f"sqlite:///{ROOT / 'instance' / 'habarlama.sqlite3'}"
+    # A bare postgresql:// means psycopg2 on SQLAlchemy 2.0; we ship psycopg 3.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SECRET_KEY = _env("SECRET_KEY")
+    TIMEZONE = _env("TIMEZONE", "Asia/Almaty")
+    QUIET_HOURS = _env("QUIET_HOURS", "22:00-08:00")
+    PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://localhost:5000").rstrip("/")
+    SMS_GATEWAY = _env("SMS_GATEWAY", "log")
+    SMSC_BASE_URL = _env("SMSC_BASE_URL", "https://smsc.kz")
+    SMSC_LOGIN = _env("SMSC_LOGIN")
+    SMSC_PASSWORD = _env("SMSC_PASSWORD")
+    SMSC_APIKEY = _env("SMSC_APIKEY")
+    SMSC_SENDER = _env("SMSC_SENDER")
+    SMSC_WEBHOOK_TOKEN = _env("SMSC_WEBHOOK_TOKEN")
+    SMS_PRICE = float(_env("SMS_PRICE", "12.0"))
+    SMS_CURRENCY = _env("SMS_CURRENCY", "KZT")
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=int(_env("SESSION_HOURS", "8")))
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    BABEL_DEFAULT_LOCALE = "ru"
+    BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
+    LANGUAGES = ("kk", "ru")
+    FEED_SIZE = 50
+    PAGE_SIZE = 20
+    FORCE_HTTPS = False
+    TESTING = False
+
+
+class DevelopmentConfig(Config):
+    """Local development: a generated secret key is acceptable."""
+
+    SECRET_KEY = Config.SECRET_KEY or secrets.token_hex(32)
+
+
+class TestConfig(Config):
+    """Tests: a database per run, no CSRF friction, nothing reaches the outside."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    WTF_CSRF_ENABLED = False
+    SMS_GATEWAY = "log"
+    SMSC_BASE_URL = "http://127.0.0.1:9"
+    SMSC_WEBHOOK_TOKEN = "test-webhook-token"
+    PUBLIC_BASE_URL = "http://localhost:5000"
+
+
+class ProductionConfig(Config):
+    """Production: SECRET_KEY must come from the environment."""
+
+    SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", "1") == "1"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestConfig,
+}
+
+
+def config_for(name: str | None = None) -> type[Config]:
+    """Return the config class named by the argument or `HABARLAMA_ENV`."""
+    name = name or _env("HABARLAMA_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"Unknown HABARLAMA_ENV {name!r}; use one of {sorted(CONFIGS)}") from None
