@@ -2,12 +2,11 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
-
-from notifier.timeutil import to_local
+from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 
 from announcements.models import KINDS
 from announcements.present import KIND_LABELS
+from notifier.timeutil import to_local
 
 
 class CheckboxesField(SelectMultipleField):
@@ -21,7 +20,7 @@ def _local_input(value) -> str:
 
 class AnnouncementForm(FlaskForm):
     department = SelectField(_l("Department"), validate_choice=False)
-    kind = SelectField(_l("Kind"), choices=[(k, KIND_LABELS[k]) for k in KINDS], validate_choice=False)
+    kind = SelectField(_l("Kind"), choices=[SelectChoice(k, KIND_LABELS[k]) for k in KINDS], validate_choice=False)
     urgent = BooleanField(_l("Urgent (emergency)"))
     districts = CheckboxesField(_l("Districts"), validate_choice=False)
     streets = TextAreaField(_l("Streets and buildings"), render_kw={"rows": 2})
@@ -35,8 +34,8 @@ class AnnouncementForm(FlaskForm):
 
     def fill_choices(self, departments, districts, lang: str) -> None:
         """Offer only the departments the user may write for, and every district."""
-        self.department.choices = [(d.slug, d.name(lang)) for d in departments]
-        self.districts.choices = [(d.slug, d.name(lang)) for d in districts]
+        self.department.choices = [SelectChoice(d.slug, d.name(lang)) for d in departments]
+        self.districts.choices = [SelectChoice(d.slug, d.name(lang)) for d in districts]
 
     def fill_from(self, ann) -> None:
         """Load an existing announcement into the form."""

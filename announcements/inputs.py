@@ -5,11 +5,10 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 
+from announcements.models import KINDS, LANGS
 from notifier.directory import Department, District, department_by_slug, districts_by_slugs
 from notifier.errors import ServiceError
 from notifier.timeutil import parse_datetime
-
-from announcements.models import KINDS, LANGS
 
 MAX_TITLE, MAX_BODY, MAX_STREETS = 200, 4000, 1000
 

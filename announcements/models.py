@@ -60,7 +60,7 @@ class Announcement(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
-    department: Mapped[Department] = relationship(lazy="joined")
+    department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)
     districts: Mapped[list[District]] = relationship(
         secondary=announcement_districts, order_by=District.id, lazy="selectin"
     )

@@ -4,9 +4,8 @@ from datetime import datetime
 
 from flask_babel import format_datetime, lazy_gettext
 
-from notifier.timeutil import to_local
-
 from announcements.models import CANCELLED, COMPLETED, DRAFT, PENDING, PUBLISHED, SCHEDULED, Announcement
+from notifier.timeutil import to_local
 
 KIND_LABELS = {
     "planned_outage": lazy_gettext("Planned outage"),

@@ -2,12 +2,11 @@
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from notifier.db import db, utcnow
-from notifier.directory import all_departments, all_districts
-
 from announcements import present
 from announcements.queries import public_query, resolve_filters
 from announcements.service import get_announcement
+from notifier.db import db, utcnow
+from notifier.directory import all_departments, all_districts
 
 bp = Blueprint("public", __name__)
 

@@ -5,15 +5,14 @@ from datetime import datetime
 
 from sqlalchemy import Select, and_, case, func, select
 
-from notifier.db import db
-from notifier.directory import Department, District, department_by_slug
-
 from announcements.models import (
     PUBLIC_STATUSES,
     PUBLISHED,
     Announcement,
     announcement_districts,
 )
+from notifier.db import db
+from notifier.directory import Department, District, department_by_slug
 
 
 @dataclass

@@ -5,10 +5,6 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import update
 
-from notifier.auth import StaffUser
-from notifier.db import db
-from notifier.errors import ServiceError, forbidden, not_found
-
 from announcements import texts
 from announcements.inputs import AnnouncementInput, parse_announcement, parse_when, require_complete
 from announcements.models import (
@@ -21,17 +17,22 @@ from announcements.models import (
     Announcement,
     AnnouncementEvent,
 )
+from announcements.present import STATUS_LABELS
+from notifier.auth import StaffUser
+from notifier.db import db
+from notifier.errors import ServiceError, forbidden, not_found
 
-# Which statuses each action starts from. The resulting status is decided by the action.
+# For each action: the statuses it may start from, and where each may go.
 ALLOWED_STATUS_TRANSITIONS = {
-    DRAFT: {PENDING, PUBLISHED, CANCELLED},
-    PENDING: {DRAFT, SCHEDULED, PUBLISHED, CANCELLED},
-    SCHEDULED: {PUBLISHED, CANCELLED},
-    PUBLISHED: {PUBLISHED, COMPLETED, CANCELLED},
-    COMPLETED: set(),
-    CANCELLED: set(),
+    "submit": {DRAFT: {PENDING}},
+    "return": {PENDING: {DRAFT}},
+    "approve": {PENDING: {SCHEDULED, PUBLISHED}},
+    "publish": {DRAFT: {PUBLISHED}, PENDING: {PUBLISHED}, SCHEDULED: {PUBLISHED}},
+    "extend": {PUBLISHED: {PUBLISHED}},
+    "complete": {PUBLISHED: {COMPLETED}},
+    "cancel": {DRAFT: {CANCELLED}, PENDING: {CANCELLED}, SCHEDULED: {CANCELLED}, PUBLISHED: {CANCELLED}},
 }
-ACTIONS = ("submit", "return", "approve", "publish", "extend", "complete", "cancel")
+ACTIONS = tuple(ALLOWED_STATUS_TRANSITIONS)
 
 
 def get_announcement(announcement_id: int) -> Announcement:
@@ -115,12 +116,12 @@ def update_draft(user: StaffUser, ann: Announcement, data: dict, now: datetime) 
     return ann
 
 
-def _move(ann: Announcement, new_status: str, now: datetime, **values) -> None:
+def _move(ann: Announcement, action: str, new_status: str, now: datetime, **values) -> None:
     """Move the row by a conditional UPDATE: if another request moved it first, refuse."""
-    if new_status not in ALLOWED_STATUS_TRANSITIONS[ann.status]:
+    if new_status not in ALLOWED_STATUS_TRANSITIONS[action].get(ann.status, ()):
         raise ServiceError(
             "invalid_transition",
-            _("This is not possible for an announcement that is %(status)s.", status=ann.status),
+            _("This is not possible for an announcement in status «%(status)s».", status=STATUS_LABELS[ann.status]),
             409,
         )
     db.session.flush()
@@ -145,7 +146,7 @@ def submit(user: StaffUser, ann: Announcement, now: datetime, reason: str = "") 
         raise forbidden()
     if ann.status == DRAFT:
         require_complete(*_texts_of(ann))
-    _move(ann, PENDING, now)
+    _move(ann, "submit", PENDING, now)
     _record(ann, "submitted", user, now, {"status": DRAFT}, {"status": PENDING}, reason)
     return ann
 
@@ -156,13 +157,20 @@ def return_to_draft(user: StaffUser, ann: Announcement, now: datetime, reason: s
         raise forbidden(_("Only an approver of the department can return it."))
     if not reason.strip():
         raise ServiceError("validation_error", _("Say why."), 422, {"reason": _("Required.")})
-    _move(ann, DRAFT, now)
+    _move(ann, "return", DRAFT, now)
     _record(ann, "returned", user, now, {"status": PENDING}, {"status": DRAFT}, reason.strip())
     return ann
 
 
 def _publish_now(ann: Announcement, actor: StaffUser | None, now: datetime, old_status: str, reason="") -> None:
-    _move(ann, PUBLISHED, now, published_at=now, approved_by_id=ann.approved_by_id or (actor.id if actor else None))
+    _move(
+        ann,
+        "publish",
+        PUBLISHED,
+        now,
+        published_at=now,
+        approved_by_id=ann.approved_by_id or (actor.id if actor else None),
+    )
     _record(ann, "published", actor, now, {"status": old_status}, {"status": PUBLISHED}, reason, public=True)
 
 
@@ -176,7 +184,7 @@ def approve(user: StaffUser, ann: Announcement, now: datetime, reason: str = "")
         raise ServiceError("invalid_transition", _("Only announcements pending approval can be approved."), 409)
     require_complete(*_texts_of(ann))
     if ann.publish_at and ann.publish_at > now:
-        _move(ann, SCHEDULED, now, approved_by_id=user.id)
+        _move(ann, "approve", SCHEDULED, now, approved_by_id=user.id)
         _record(ann, "approved", user, now, {"status": PENDING}, {"status": SCHEDULED}, reason)
     else:
         ann.approved_by_id = user.id
@@ -190,9 +198,7 @@ def publish(user: StaffUser, ann: Announcement, now: datetime, reason: str = "")
     if not user.may_approve_for(ann.department_id):
         raise forbidden(_("Only an approver of the department can publish."))
     if ann.status in (DRAFT, PENDING) and not ann.urgent:
-        raise ServiceError(
-            "approval_required", _("Only urgent announcements can be published without approval."), 409
-        )
+        raise ServiceError("approval_required", _("Only urgent announcements can be published without approval."), 409)
     require_complete(*_texts_of(ann))
     _publish_now(ann, user, now, ann.status, reason)
     return ann
@@ -213,10 +219,16 @@ def extend(user: StaffUser, ann: Announcement, now: datetime, ends_at_raw, reaso
     if errors:
         raise ServiceError("validation_error", _("Some fields need attention."), 422, errors)
     old_end = ann.ends_at
-    _move(ann, PUBLISHED, now, ends_at=ends_at, extended=True)
+    _move(ann, "extend", PUBLISHED, now, ends_at=ends_at, extended=True)
     _record(
-        ann, "extended", user, now, {"ends_at": old_end.isoformat()}, {"ends_at": ends_at.isoformat()},
-        reason.strip(), public=True,
+        ann,
+        "extended",
+        user,
+        now,
+        {"ends_at": old_end.isoformat()},
+        {"ends_at": ends_at.isoformat()},
+        reason.strip(),
+        public=True,
     )
     return ann
 
@@ -227,7 +239,7 @@ def complete(user: StaffUser, ann: Announcement, now: datetime, reason: str = ""
         raise forbidden()
     if ann.status != PUBLISHED:
         raise ServiceError("invalid_transition", _("Only published announcements can be completed."), 409)
-    _move(ann, COMPLETED, now, completed_at=now)
+    _move(ann, "complete", COMPLETED, now, completed_at=now)
     _record(ann, "completed", user, now, {"status": PUBLISHED}, {"status": COMPLETED}, reason.strip(), public=True)
     return ann
 
@@ -240,7 +252,7 @@ def cancel(user: StaffUser, ann: Announcement, now: datetime, reason: str = "") 
     if was_public and not reason.strip():
         raise ServiceError("validation_error", _("Say why."), 422, {"reason": _("Required.")})
     old_status = ann.status
-    _move(ann, CANCELLED, now, cancelled_at=now)
+    _move(ann, "cancel", CANCELLED, now, cancelled_at=now)
     _record(ann, "cancelled", user, now, {"status": old_status}, {"status": CANCELLED}, reason.strip(), was_public)
     return ann
 
@@ -250,7 +262,7 @@ def publish_due(now: datetime) -> int:
     due = db.session.scalars(
         db.select(Announcement)
         .where(Announcement.status == SCHEDULED, Announcement.publish_at <= now)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=Announcement)
     ).all()
     for ann in due:
         _publish_now(ann, None, now, SCHEDULED)

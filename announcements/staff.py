@@ -5,16 +5,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from announcements import service, texts
+from announcements.forms import ActionForm, AnnouncementForm
+from announcements.models import STATUSES, Announcement
+from announcements.queries import staff_query
 from notifier.auth import ADMIN, OPERATOR, staff_required
 from notifier.db import db, utcnow
 from notifier.directory import all_departments, all_districts
 from notifier.errors import ServiceError
 from notifier.i18n import current_lang
-
-from announcements import service, texts
-from announcements.forms import ActionForm, AnnouncementForm
-from announcements.models import STATUSES, Announcement
-from announcements.queries import staff_query
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 

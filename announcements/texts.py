@@ -4,10 +4,9 @@ from datetime import datetime
 
 from flask import current_app
 
+from announcements.models import LANGS, Announcement
 from notifier import segments
 from notifier.timeutil import to_local
-
-from announcements.models import LANGS, Announcement
 
 KIND_WORDS = {
     "ru": {

@@ -14,7 +14,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import Boolean, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Email
+from wtforms.validators import DataRequired
 
 from notifier.db import UTCDateTime, db, utcnow
 from notifier.directory import Department
@@ -174,7 +174,7 @@ def bearer_user() -> StaffUser | None:
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Email()])
+    email = EmailField("E-mail", validators=[DataRequired()])
     password = PasswordField("Password", validators=[DataRequired()])
 
 

@@ -4,13 +4,13 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from notifier import auth
 from notifier.db import db
 from notifier.directory import department_by_slug, ensure_reference_data
 
-DEMO_PASSWORD = "habarlama-demo"
+DEMO_PASSWORD = "habarlama-demo"  # noqa: S105 (public demo logins, printed by demo-data)
 DEMO_DOMAIN = "demo.habarlama.kz"
 
 
@@ -75,6 +75,7 @@ def staff_token(email: str) -> None:
 
 
 @click.command("demo-data")
+@with_appcontext
 def demo_data() -> None:
     """Load departments, districts and demo staff (idempotent)."""
     logins = load_demo_data()
@@ -85,6 +86,7 @@ def demo_data() -> None:
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--once", is_flag=True, help="Run every job once and exit.")
 def worker(once: bool) -> None:
     """Run the scheduler process: publication, dispatch, follow-ups, sweeps."""

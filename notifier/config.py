@@ -67,11 +67,11 @@ class TestConfig(Config):
     """Tests: a database per run, no CSRF friction, nothing reaches the outside."""
 
     TESTING = True
-    SECRET_KEY = "test-secret-key"
+    SECRET_KEY = "test-secret-key"  # noqa: S105 (tests only)
     WTF_CSRF_ENABLED = False
     SMS_GATEWAY = "log"
     SMSC_BASE_URL = "http://127.0.0.1:9"
-    SMSC_WEBHOOK_TOKEN = "test-webhook-token"
+    SMSC_WEBHOOK_TOKEN = "test-webhook-token"  # noqa: S105 (tests only)
     PUBLIC_BASE_URL = "http://localhost:5000"
 
 

@@ -1,6 +1,6 @@
 """Language of the interface: kk or ru, chosen by link, remembered in a cookie."""
 
-from flask import Blueprint, current_app, redirect, request
+from flask import Blueprint, current_app, has_request_context, redirect, request
 from flask_babel import Babel, get_locale
 
 bp = Blueprint("i18n", __name__)
@@ -11,6 +11,8 @@ COOKIE = "lang"
 def select_locale() -> str:
     """Return ?lang=, else the remembered choice, else the browser's preference, else ru."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # the worker and the CLI speak the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     for candidate in (request.args.get("lang"), request.cookies.get(COOKIE)):
         if candidate in languages:
             return candidate

@@ -3,7 +3,7 @@
 import pytest
 
 from notifier import create_app
-from notifier.cli import load_demo_data
+from notifier.cli import demo_staff, load_demo_data
 from notifier.db import db
 from tests import dbs
 
@@ -20,27 +20,47 @@ def database_url(tmp_path_factory):
     dbs.drop_postgres_database(url)
 
 
-_schema_ready: set[str] = set()
+# Reference data every test starts from; it is loaded once and kept between tests.
+KEPT_TABLES = {"departments", "districts"}
+
+
+def _reset() -> None:
+    """Empty every table but the reference data, and drop staff that tests added or changed."""
+    demo = [email for email, _role, _dep in demo_staff()]
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            if table.name == "staff_users":
+                conn.execute(table.delete().where(table.c.email.not_in(demo) | table.c.active.is_(False)))
+            elif table.name not in KEPT_TABLES:
+                conn.execute(table.delete())
+
+
+@pytest.fixture(scope="session")
+def _session_app(database_url):
+    """Build the app once per run (route compilation dominates create_app) on a fresh schema."""
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture
-def app(database_url):
-    """Return an app on a clean database with the demo reference data and staff."""
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url})
+def app(_session_app):
+    """Return the app on a clean database with the demo reference data and staff."""
+    app = _session_app
+    saved = dict(app.config)
     with app.app_context():
-        if database_url not in _schema_ready:
-            db.drop_all()
-            db.create_all()
-            _schema_ready.add(database_url)
         load_demo_data()
         db.session.commit()
     yield app
+    app.config.clear()
+    app.config.update(saved)
     with app.app_context():
         db.session.remove()
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
-        db.engine.dispose()
+        _reset()
 
 
 @pytest.fixture
