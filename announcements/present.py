@@ -76,9 +76,11 @@ def state_words(ann: Announcement, now: datetime) -> str:
     if now < ann.starts_at:
         return str(lazy_gettext("Planned from %(when)s", when=when(ann.starts_at)))
     if now <= ann.ends_at:
+        # Today's end reads as a time; a later day's needs its date.
+        until = hm(ann.ends_at) if to_local(ann.ends_at).date() == to_local(now).date() else when(ann.ends_at)
         if ann.extended:
-            return str(lazy_gettext("Extended until %(time)s", time=hm(ann.ends_at)))
-        return str(lazy_gettext("In progress until %(time)s", time=hm(ann.ends_at)))
+            return str(lazy_gettext("Extended until %(time)s", time=until))
+        return str(lazy_gettext("In progress until %(time)s", time=until))
     return str(lazy_gettext("Planned end passed at %(time)s; awaiting confirmation", time=hm(ann.ends_at)))
 
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, and_, case, func, select
 
 from announcements.models import (
@@ -39,11 +40,11 @@ def resolve_filters(district_slug: str | None, department_slug: str | None) -> t
     if district_slug:
         filters.district = db.session.scalar(select(District).where(District.slug == district_slug))
         if filters.district is None:
-            errors["district"] = f"Unknown district {district_slug!r}."
+            errors["district"] = _("Unknown district: %(slugs)s.", slugs=district_slug)
     if department_slug:
         filters.department = department_by_slug(department_slug)
         if filters.department is None:
-            errors["department"] = f"Unknown department {department_slug!r}."
+            errors["department"] = _("Unknown department.")
     return filters, errors
 
 

@@ -188,7 +188,8 @@ def approve(user: StaffUser, ann: Announcement, now: datetime, reason: str = "")
         _record(ann, "approved", user, now, {"status": PENDING}, {"status": SCHEDULED}, reason)
     else:
         ann.approved_by_id = user.id
-        _record(ann, "approved", user, now, {"status": PENDING}, {"status": PUBLISHED}, reason)
+        # The status change itself is the "published" event that follows.
+        _record(ann, "approved", user, now, reason=reason)
         _publish_now(ann, user, now, PENDING)
     return ann
 

@@ -90,7 +90,7 @@ def new():
                 if err.status == 403:
                     abort(403)
                 form.show_errors(err.fields)
-                flash(err.message, "error")
+                form.form_errors.append(err.message)
             else:
                 flash(_("Draft saved."), "success")
                 return redirect(url_for("staff.detail", announcement_id=ann.id))
@@ -134,7 +134,7 @@ def edit(announcement_id: int):
                 if err.status == 403:
                     abort(403)
                 form.show_errors(err.fields)
-                flash(err.message, "error")
+                form.form_errors.append(err.message)
                 ann = service.get_announcement(announcement_id)
             else:
                 flash(_("Draft saved."), "success")

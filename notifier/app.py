@@ -1,6 +1,7 @@
 """create_app(): the only place that wires packages together."""
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import text
@@ -38,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set in production")
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["TIMEZONE"])
+    app.json.ensure_ascii = False  # Kazakh and Russian text as UTF-8, not \uXXXX escapes
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -102,7 +104,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(err: CSRFError):
-        message = "The form expired; reload the page and try again."
+        message = _("The form expired; reload the page and try again.")
         return render_template("error.html", code=400, message=message), 400
 
     @app.errorhandler(HTTPException)
@@ -110,7 +112,9 @@ def register_error_handlers(app: Flask) -> None:
         if _wants_json():
             body = {"error": {"code": err.name.lower().replace(" ", "_"), "message": err.description}}
             return jsonify(body), err.code
-        return render_template("error.html", code=err.code, message=err.description), err.code
+        # Werkzeug's stock descriptions are English; show our own words unless a view gave a reason.
+        message = err.description if err.description != type(err).description else ""
+        return render_template("error.html", code=err.code, message=message), err.code
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):
@@ -118,7 +122,7 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         if _wants_json():
             return jsonify({"error": {"code": "internal", "message": "Something went wrong."}}), 500
-        return render_template("error.html", code=500, message="Something went wrong."), 500
+        return render_template("error.html", code=500, message=_("Something went wrong. Please try again later.")), 500
 
 
 def register_commands(app: Flask) -> None:

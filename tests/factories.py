@@ -2,11 +2,10 @@
 
 from datetime import timedelta
 
+from announcements import service
 from notifier.auth import user_by_email
 from notifier.cli import DEMO_DOMAIN, DEMO_PASSWORD
 from notifier.db import db, utcnow
-
-from announcements import service
 
 PASSWORD = DEMO_PASSWORD
 

@@ -217,13 +217,14 @@ def test_rss_channel_link_is_the_page_and_self_link_is_the_feed(app, client):
 @pytest.mark.parametrize("kind", XML_KINDS)
 def test_feed_has_an_author(app, client, kind):
     make(app)
-    assert parsed(client, kind).feed.author == "Habarlama"
+    assert parsed(client, kind, "?lang=ru").feed.author == "Хабарлама"
+    assert parsed(client, kind, "?lang=kk").feed.author == "Хабарлама"
 
 
 def test_atom_author_element_is_present(app, client):
     root = xml(get(client, "atom"))
     ns = {"a": "http://www.w3.org/2005/Atom"}
-    assert root.findtext("a:author/a:name", namespaces=ns) == "Habarlama"
+    assert root.findtext("a:author/a:name", namespaces=ns) == "Хабарлама"
 
 
 def test_updated_moves_when_the_record_changes(app, client):
@@ -304,7 +305,7 @@ def test_ical_event_is_the_works_window(app, client):
     response = get(client, "ics", "?lang=ru")
     cal = Calendar.from_ical(response.data)
     assert str(cal["VERSION"]) == "2.0" and str(cal["METHOD"]) == "PUBLISH" and str(cal["PRODID"])
-    assert "Habarlama" in str(cal["X-WR-CALNAME"])
+    assert str(cal["X-WR-CALNAME"]) == "Хабарлама — Объявления"
     (vevent,) = cal.walk("VEVENT")
     assert str(vevent["UID"]) == f"announcement-{ann_id}@localhost"
     assert vevent.decoded("DTSTART") == record["starts_at"] and vevent.decoded("DTSTART").tzinfo is not None
