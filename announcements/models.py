@@ -55,6 +55,8 @@ class Announcement(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Claimed by the one worker that creates the evening-before reminder.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Bumped on every change: iCal SEQUENCE and the feeds' ETag follow it.
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

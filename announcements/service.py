@@ -5,7 +5,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import update
 
-from announcements import texts
+from announcements import notify, texts
 from announcements.inputs import AnnouncementInput, parse_announcement, parse_when, require_complete
 from announcements.models import (
     CANCELLED,
@@ -21,6 +21,7 @@ from announcements.present import STATUS_LABELS
 from notifier.auth import StaffUser
 from notifier.db import db
 from notifier.errors import ServiceError, forbidden, not_found
+from subscribers import fanout
 
 # For each action: the statuses it may start from, and where each may go.
 ALLOWED_STATUS_TRANSITIONS = {
@@ -171,7 +172,8 @@ def _publish_now(ann: Announcement, actor: StaffUser | None, now: datetime, old_
         published_at=now,
         approved_by_id=ann.approved_by_id or (actor.id if actor else None),
     )
-    _record(ann, "published", actor, now, {"status": old_status}, {"status": PUBLISHED}, reason, public=True)
+    event = _record(ann, "published", actor, now, {"status": old_status}, {"status": PUBLISHED}, reason, public=True)
+    notify.notify(ann, event, now)
 
 
 def approve(user: StaffUser, ann: Announcement, now: datetime, reason: str = "") -> Announcement:
@@ -221,7 +223,7 @@ def extend(user: StaffUser, ann: Announcement, now: datetime, ends_at_raw, reaso
         raise ServiceError("validation_error", _("Some fields need attention."), 422, errors)
     old_end = ann.ends_at
     _move(ann, "extend", PUBLISHED, now, ends_at=ends_at, extended=True)
-    _record(
+    event = _record(
         ann,
         "extended",
         user,
@@ -231,6 +233,7 @@ def extend(user: StaffUser, ann: Announcement, now: datetime, ends_at_raw, reaso
         reason.strip(),
         public=True,
     )
+    notify.notify(ann, event, now)
     return ann
 
 
@@ -241,7 +244,10 @@ def complete(user: StaffUser, ann: Announcement, now: datetime, reason: str = ""
     if ann.status != PUBLISHED:
         raise ServiceError("invalid_transition", _("Only published announcements can be completed."), 409)
     _move(ann, "complete", COMPLETED, now, completed_at=now)
-    _record(ann, "completed", user, now, {"status": PUBLISHED}, {"status": COMPLETED}, reason.strip(), public=True)
+    event = _record(
+        ann, "completed", user, now, {"status": PUBLISHED}, {"status": COMPLETED}, reason.strip(), public=True
+    )
+    notify.notify(ann, event, now)
     return ann
 
 
@@ -254,7 +260,10 @@ def cancel(user: StaffUser, ann: Announcement, now: datetime, reason: str = "") 
         raise ServiceError("validation_error", _("Say why."), 422, {"reason": _("Required.")})
     old_status = ann.status
     _move(ann, "cancel", CANCELLED, now, cancelled_at=now)
-    _record(ann, "cancelled", user, now, {"status": old_status}, {"status": CANCELLED}, reason.strip(), was_public)
+    event = _record(
+        ann, "cancelled", user, now, {"status": old_status}, {"status": CANCELLED}, reason.strip(), was_public
+    )
+    notify.notify(ann, event, now)
     return ann
 
 
@@ -271,11 +280,10 @@ def publish_due(now: datetime) -> int:
 
 
 def recipients_by_language(ann: Announcement) -> dict[str, int]:
-    """Return how many residents an announcement would reach, per language.
-
-    Subscribers do not exist yet (they come with the delivery capability), so nobody is reached.
-    """
-    return {"kk": 0, "ru": 0}
+    """Return how many residents an announcement would reach, per language."""
+    if not ann.department_id or not ann.districts:
+        return {"kk": 0, "ru": 0}
+    return fanout.audience_counts(ann.department_id, [d.id for d in ann.districts])
 
 
 def sms_preview(ann: Announcement) -> dict:

@@ -56,6 +56,49 @@ def announcement_sms(ann: Announcement, lang: str) -> str:
     return f"{what}. {where}. {window(ann.starts_at, ann.ends_at)}. {short_link(ann.id)}"
 
 
+FOLLOW_UP_WORDS = {
+    "ru": {
+        "extended": "Продлено до {end}",
+        "completed_outage": "Восстановлено",
+        "completed": "Работы завершены",
+        "cancelled": "Отменено",
+        "reminder": "Напоминание, завтра —",
+    },
+    "kk": {
+        "extended": "{end} дейін ұзартылды",
+        "completed_outage": "Қалпына келтірілді",
+        "completed": "Жұмыс аяқталды",
+        "cancelled": "Күші жойылды",
+        "reminder": "Еске салу, ертең —",
+    },
+}
+STOP_HINT = {"ru": " Отписка: СТОП", "kk": " Бас тарту: ТОҚТАТ"}
+
+
+def _end_words(ann: Announcement) -> str:
+    return f"{to_local(ann.ends_at):%d.%m %H:%M}"
+
+
+def event_sms(ann: Announcement, kind: str, lang: str, with_stop_hint: bool = False) -> str:
+    """Return the SMS for an announcement event in a language, from the record as it is now."""
+    words = FOLLOW_UP_WORDS[lang]
+    title = _clip(ann.title(lang), MAX_TITLE_IN_SMS)
+    if kind == "published":
+        text = announcement_sms(ann, lang)
+    elif kind == "extended":
+        text = f"{words['extended'].format(end=_end_words(ann))}: {title}. {short_link(ann.id)}"
+    elif kind == "completed":
+        done = words["completed_outage"] if ann.is_outage else words["completed"]
+        text = f"{done}: {title}. {short_link(ann.id)}"
+    elif kind == "cancelled":
+        text = f"{words['cancelled']}: {title} ({window(ann.starts_at, ann.ends_at)}). {short_link(ann.id)}"
+    elif kind == "reminder":
+        text = f"{words['reminder']} {announcement_sms(ann, lang)}"
+    else:
+        raise ValueError(f"no SMS for event kind {kind!r}")
+    return text + (STOP_HINT[lang] if with_stop_hint else "")
+
+
 def preview(ann: Announcement, recipients: dict[str, int]) -> dict:
     """Return, per language, the SMS text, its parts and recipients, and the estimated cost."""
     price = current_app.config["SMS_PRICE"]

@@ -133,7 +133,18 @@ def register_commands(app: Flask) -> None:
 
 
 def register_jobs(app: Flask) -> None:
-    """Tell the worker which domain jobs to run and how often (seconds)."""
+    """Tell the worker which jobs to run and how often (seconds), and how announcement SMS are worded."""
+    from announcements.notify import render, send_reminders
     from announcements.service import publish_due
+    from notifier import dispatch, outbox
 
-    app.extensions["habarlama.jobs"] = [("publish_due", publish_due, 10)]
+    app.extensions["habarlama.render"] = render
+    app.extensions["habarlama.jobs"] = [
+        ("publish_due", publish_due, 10),
+        ("send_reminders", send_reminders, 60),
+        ("hold_and_release", outbox.hold_and_release, 30),
+        ("dispatch", dispatch.dispatch, 3),
+        ("reconcile", dispatch.reconcile, 30),
+        ("sweep_stuck", dispatch.sweep_stuck, 60),
+        ("poll_statuses", dispatch.poll_statuses, 65),
+    ]

@@ -44,6 +44,14 @@ class Config:
     SMSC_SENDER = _env("SMSC_SENDER")
     SMSC_WEBHOOK_TOKEN = _env("SMSC_WEBHOOK_TOKEN")
     SMS_PRICE = float(_env("SMS_PRICE", "12.0"))
+    SMS_BATCH_SIZE = int(_env("SMS_BATCH_SIZE", "100"))  # phones per send.php request
+    SMS_CLAIM_LIMIT = int(_env("SMS_CLAIM_LIMIT", "1000"))  # messages a worker claims at a time
+    SMS_DAILY_BUDGET = int(_env("SMS_DAILY_BUDGET", "50000"))  # parts per local day; 0 = no limit
+    SMS_MAX_ATTEMPTS = int(_env("SMS_MAX_ATTEMPTS", "5"))
+    SMS_STUCK_MINUTES = int(_env("SMS_STUCK_MINUTES", "10"))
+    SMS_STATUS_POLL_MINUTES = int(_env("SMS_STATUS_POLL_MINUTES", "10"))
+    SMS_STATUS_POLL_LIMIT = int(_env("SMS_STATUS_POLL_LIMIT", "100"))
+    REMINDER_TIME = _env("REMINDER_TIME", "18:00")  # local time, the evening before a planned outage
     SMS_CURRENCY = _env("SMS_CURRENCY", "KZT")
     PERMANENT_SESSION_LIFETIME = timedelta(hours=int(_env("SESSION_HOURS", "8")))
     SESSION_COOKIE_HTTPONLY = True

@@ -63,3 +63,17 @@ def login(client, name: str):
     response = client.post("/staff/login", data={"email": email(name), "password": PASSWORD})
     assert response.status_code == 302, response.data[:500]
     return response
+
+
+def create_subscriber(phone: str, districts=("al-farabi",), departments=None, language="ru", status="active"):
+    """Add a confirmed subscriber directly (the web flow is tested on its own)."""
+    from subscribers.models import Subscriber
+
+    from notifier.directory import all_departments, all_districts
+
+    deps = [d for d in all_departments() if departments is None or d.slug in departments]
+    dists = [d for d in all_districts() if d.slug in districts]
+    subscriber = Subscriber(phone=phone, language=language, status=status, districts=dists, departments=deps)
+    db.session.add(subscriber)
+    db.session.commit()
+    return subscriber

@@ -1,0 +1,1 @@
+"""Who receives: residents, their subscriptions, confirmation codes and the words they send us."""

@@ -1,0 +1,135 @@
+"""Set-based fan-out: one INSERT … SELECT per announcement event, never a loop over subscribers."""
+
+from datetime import datetime
+
+from sqlalchemy import and_, exists, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from notifier.db import db
+from notifier.outbox import initial_status
+from notifier.outbox_models import CANCELLED, DELIVERED, PENDING_STATUSES, SENDING, SENT, OutboxMessage
+from subscribers.models import ACTIVE, Subscriber, subscriber_departments, subscriber_districts
+
+COLUMNS = [
+    "event_id",
+    "subscriber_id",
+    "phone",
+    "language",
+    "purpose",
+    "with_stop_hint",
+    "urgent",
+    "status",
+    "next_attempt_at",
+    "reason",
+    "created_at",
+]
+TOLD = (SENDING, SENT, DELIVERED)
+
+
+def _audience(department_id: int, district_ids: list[int]):
+    """Active subscribers following the department in any of the districts."""
+    in_district = exists().where(
+        subscriber_districts.c.subscriber_id == Subscriber.id, subscriber_districts.c.district_id.in_(district_ids)
+    )
+    follows = exists().where(
+        subscriber_departments.c.subscriber_id == Subscriber.id,
+        subscriber_departments.c.department_id == department_id,
+    )
+    return and_(Subscriber.status == ACTIVE, in_district, follows)
+
+
+def audience_counts(department_id: int, district_ids: list[int]) -> dict[str, int]:
+    """Return how many active subscribers an announcement would reach, per language."""
+    rows = db.session.execute(
+        select(Subscriber.language, func.count(Subscriber.id))
+        .where(_audience(department_id, district_ids))
+        .group_by(Subscriber.language)
+    ).all()
+    counts = {"kk": 0, "ru": 0}
+    counts.update({lang: n for lang, n in rows})
+    return counts
+
+
+def _constants(status: str, due: datetime, now: datetime) -> tuple:
+    """Return the status, next_attempt_at, reason and created_at columns, typed for the INSERT … SELECT."""
+    return (
+        literal(status),
+        literal(due, OutboxMessage.next_attempt_at.type),
+        literal(""),
+        literal(now, OutboxMessage.created_at.type),
+    )
+
+
+def _insert_ignoring_duplicates(source):
+    dialect = db.session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    # (event, subscriber) is unique: a retried job or a second worker inserts nothing twice.
+    stmt = module.insert(OutboxMessage).from_select(COLUMNS, source)
+    return db.session.execute(stmt.on_conflict_do_nothing(index_elements=["event_id", "subscriber_id"]))
+
+
+def publication(event_id: int, department_id: int, district_ids: list[int], urgent: bool, now: datetime) -> int:
+    """Queue the first SMS of an announcement for everyone it concerns; return how many rows."""
+    status, due = initial_status(urgent, now)
+    source = select(
+        literal(event_id),
+        Subscriber.id,
+        Subscriber.phone,
+        Subscriber.language,
+        literal("announcement"),
+        Subscriber.told_how_to_stop_at.is_(None),
+        literal(urgent),
+        *_constants(status, due, now),
+    ).where(_audience(department_id, district_ids))
+    inserted = _insert_ignoring_duplicates(source).rowcount
+    # Those rows carry "how to stop"; later SMS don't repeat it.
+    db.session.execute(
+        update(Subscriber)
+        .where(
+            Subscriber.told_how_to_stop_at.is_(None),
+            Subscriber.id.in_(
+                select(OutboxMessage.subscriber_id).where(
+                    OutboxMessage.event_id == event_id, OutboxMessage.with_stop_hint.is_(True)
+                )
+            ),
+        )
+        .values(told_how_to_stop_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return inserted
+
+
+def follow_up(event_id: int, original_event_id: int, urgent: bool, now: datetime) -> int:
+    """Queue a follow-up (extended, restored, cancelled, reminder) only to those told about the original."""
+    status, due = initial_status(urgent, now)
+    source = (
+        select(
+            literal(event_id),
+            Subscriber.id,
+            Subscriber.phone,
+            Subscriber.language,
+            literal("announcement"),
+            literal(False),
+            literal(urgent),
+            *_constants(status, due, now),
+        )
+        .join(OutboxMessage, OutboxMessage.subscriber_id == Subscriber.id)
+        .where(
+            OutboxMessage.event_id == original_event_id,
+            OutboxMessage.status.in_(TOLD),
+            Subscriber.status == ACTIVE,
+        )
+    )
+    return _insert_ignoring_duplicates(source).rowcount
+
+
+def withdraw(event_ids: list[int], reason: str) -> int:
+    """Cancel messages of these events that have not left yet (superseded, or the works are over)."""
+    if not event_ids:
+        return 0
+    return db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.event_id.in_(event_ids), OutboxMessage.status.in_(PENDING_STATUSES))
+        .values(status=CANCELLED, reason=reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount
