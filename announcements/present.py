@@ -34,6 +34,7 @@ EVENT_LABELS = {
     "extended": lazy_gettext("Extended"),
     "completed": lazy_gettext("Restored"),
     "cancelled": lazy_gettext("Cancelled"),
+    "reminder": lazy_gettext("Reminder"),
 }
 
 

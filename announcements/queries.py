@@ -98,3 +98,37 @@ def staff_query(department_id: int | None, status: str | None) -> Select:
     if status:
         query = query.where(Announcement.status == status)
     return query.order_by(Announcement.updated_at.desc(), Announcement.id.desc())
+
+
+def delivery_summary(ann) -> list[dict]:
+    """Return, per SMS-bearing event of an announcement: counts by status, parts, cost and failure reasons."""
+    from notifier.outbox_models import OutboxMessage
+
+    event_ids = [e.id for e in ann.events]
+    if not event_ids:
+        return []
+    rows = db.session.execute(
+        select(
+            OutboxMessage.event_id,
+            OutboxMessage.status,
+            OutboxMessage.reason,
+            func.count(OutboxMessage.id),
+            func.coalesce(func.sum(OutboxMessage.parts), 0),
+        )
+        .where(OutboxMessage.event_id.in_(event_ids))
+        .group_by(OutboxMessage.event_id, OutboxMessage.status, OutboxMessage.reason)
+    ).all()
+    by_event: dict[int, dict] = {}
+    for event_id, status, reason, count, parts in rows:
+        entry = by_event.setdefault(event_id, {"counts": {}, "parts": 0, "recipients": 0, "reasons": {}})
+        entry["counts"][status] = entry["counts"].get(status, 0) + count
+        entry["recipients"] += count
+        if status in ("sent", "delivered"):
+            entry["parts"] += int(parts)
+        if reason and status in ("failed", "cancelled"):
+            entry["reasons"][reason] = entry["reasons"].get(reason, 0) + count
+    summary = []
+    for event in ann.events:
+        if event.id in by_event:
+            summary.append({"event": event, **by_event[event.id]})
+    return summary

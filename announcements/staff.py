@@ -8,7 +8,7 @@ from flask_login import current_user
 from announcements import service, texts
 from announcements.forms import ActionForm, AnnouncementForm
 from announcements.models import STATUSES, Announcement
-from announcements.queries import staff_query
+from announcements.queries import delivery_summary, staff_query
 from notifier.auth import ADMIN, OPERATOR, staff_required
 from notifier.db import db, utcnow
 from notifier.directory import all_departments, all_districts
@@ -108,6 +108,7 @@ def detail(announcement_id: int):
         "staff/detail.html",
         ann=ann,
         preview=service.sms_preview(ann),
+        delivery=delivery_summary(ann),
         form=ActionForm(),
         now=utcnow(),
     )

@@ -63,6 +63,16 @@ class Config:
     PAGE_SIZE = 20
     FORCE_HTTPS = False
     TESTING = False
+    # Subscriptions: confirmation codes and rate limits (Flask-Limiter syntax; ";" joins limits).
+    SUBSCRIBE_CODE_TTL_MINUTES = int(_env("SUBSCRIBE_CODE_TTL_MINUTES", "10"))
+    SUBSCRIBE_CODES_PER_DAY = int(_env("SUBSCRIBE_CODES_PER_DAY", "3"))  # per phone, per local day
+    SUBSCRIBE_MAX_ATTEMPTS = int(_env("SUBSCRIBE_MAX_ATTEMPTS", "5"))  # wrong codes before a code is locked
+    SUBSCRIBE_RATE_PER_IP = _env("SUBSCRIBE_RATE_PER_IP", "10/hour;3/minute")
+    SUBSCRIBE_RATE_PER_PHONE = _env("SUBSCRIBE_RATE_PER_PHONE", "5/hour")
+    # memory:// counts per process: with several gunicorn workers use redis://127.0.0.1:6379.
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_ENABLED = _env("RATELIMIT_ENABLED", "1") == "1"
+    RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "habarlama")
 
 
 class DevelopmentConfig(Config):
@@ -81,6 +91,8 @@ class TestConfig(Config):
     SMSC_BASE_URL = "http://127.0.0.1:9"
     SMSC_WEBHOOK_TOKEN = "test-webhook-token"  # noqa: S105 (tests only)
     PUBLIC_BASE_URL = "http://localhost:5000"
+    RATELIMIT_STORAGE_URI = "memory://"  # tests reset it with limiter.reset()
+    RATELIMIT_ENABLED = True
 
 
 class ProductionConfig(Config):

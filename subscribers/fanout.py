@@ -60,16 +60,19 @@ def _constants(status: str, due: datetime, now: datetime) -> tuple:
     )
 
 
-def _insert_ignoring_duplicates(source):
+def _insert_ignoring_duplicates(event_id: int, source) -> int:
+    """Insert the rows, skipping (event, subscriber) pairs already queued; return the event's row count."""
     dialect = db.session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     # (event, subscriber) is unique: a retried job or a second worker inserts nothing twice.
-    stmt = module.insert(OutboxMessage).from_select(COLUMNS, source)
-    return db.session.execute(stmt.on_conflict_do_nothing(index_elements=["event_id", "subscriber_id"]))
+    stmt = module.insert(OutboxMessage.__table__).from_select(COLUMNS, source)
+    db.session.execute(stmt.on_conflict_do_nothing(index_elements=["event_id", "subscriber_id"]))
+    # INSERT's rowcount is not reliable across drivers (psycopg reports -1), so count what is there.
+    return db.session.scalar(select(func.count()).where(OutboxMessage.event_id == event_id))
 
 
 def publication(event_id: int, department_id: int, district_ids: list[int], urgent: bool, now: datetime) -> int:
-    """Queue the first SMS of an announcement for everyone it concerns; return how many rows."""
+    """Queue the first SMS of an announcement for everyone it concerns; return how many are queued for it."""
     status, due = initial_status(urgent, now)
     source = select(
         literal(event_id),
@@ -81,7 +84,7 @@ def publication(event_id: int, department_id: int, district_ids: list[int], urge
         literal(urgent),
         *_constants(status, due, now),
     ).where(_audience(department_id, district_ids))
-    inserted = _insert_ignoring_duplicates(source).rowcount
+    queued = _insert_ignoring_duplicates(event_id, source)
     # Those rows carry "how to stop"; later SMS don't repeat it.
     db.session.execute(
         update(Subscriber)
@@ -96,7 +99,7 @@ def publication(event_id: int, department_id: int, district_ids: list[int], urge
         .values(told_how_to_stop_at=now)
         .execution_options(synchronize_session=False)
     )
-    return inserted
+    return queued
 
 
 def follow_up(event_id: int, original_event_id: int, urgent: bool, now: datetime) -> int:
@@ -120,7 +123,7 @@ def follow_up(event_id: int, original_event_id: int, urgent: bool, now: datetime
             Subscriber.status == ACTIVE,
         )
     )
-    return _insert_ignoring_duplicates(source).rowcount
+    return _insert_ignoring_duplicates(event_id, source)
 
 
 def withdraw(event_ids: list[int], reason: str) -> int:
