@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
-from notifier import auth, i18n, outbox_views
+from notifier import auth, i18n, outbox_views, webhooks
 from notifier.config import ROOT, config_for
 from notifier.db import db, migrate
 from notifier.errors import ServiceError
@@ -72,6 +72,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(i18n.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(outbox_views.bp)
+    app.register_blueprint(webhooks.bp)
+    csrf.exempt(webhooks.bp)
+    webhooks.mask_access_logs()
     app.register_blueprint(public.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(staff.bp)
