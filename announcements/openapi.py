@@ -207,6 +207,33 @@ SCHEMAS = {
             "total": INTEGER,
         }
     ),
+    "SubscriptionInput": _object(
+        {
+            "phone": {"type": "string", "description": "A Kazakhstan mobile number.", "examples": ["+77011234567"]},
+            "districts": {"type": "array", "items": TEXT, "minItems": 1, "description": "District slugs."},
+            "departments": {
+                "type": "array",
+                "items": TEXT,
+                "description": "Department (service) slugs; empty or absent: every service.",
+            },
+            "language": {"type": "string", "enum": ["kk", "ru"], "description": "Language of the SMS."},
+        },
+        required=["phone", "districts", "language"],
+    ),
+    "SubscriptionConfirmInput": _object(
+        {"phone": TEXT, "code": {"type": "string", "pattern": "^[0-9 ]+$", "examples": ["123456"]}}
+    ),
+    "CodeSent": _object({"status": {"type": "string", "enum": ["code_sent"]}, "expires_at": DATETIME}),
+    "Subscription": _object(
+        {
+            "phone": {"type": "string", "description": "Masked.", "examples": ["+7701***4567"]},
+            "districts": {"type": "array", "items": TEXT},
+            "departments": {"type": "array", "items": TEXT},
+            "language": {"type": "string", "enum": ["kk", "ru"]},
+            "status": {"type": "string", "enum": ["active", "stopped"]},
+            "confirmed_at": DATETIME_OR_NULL,
+        }
+    ),
 }
 
 _ERROR = _json(_ref("Error"))
@@ -221,6 +248,11 @@ RESPONSES = {
     "NotFound": {"description": "No such record, or not visible to the caller.", "content": _ERROR},
     "Conflict": {"description": "Not possible in the record's status, or changed meanwhile.", "content": _ERROR},
     "ValidationFailed": {"description": "Some fields need attention (see `fields`).", "content": _ERROR},
+    "TooManyRequests": {
+        "description": "A rate limit (per IP, per phone), the daily number of codes, or wrong codes.",
+        "headers": {"Retry-After": {"description": "Seconds to wait, when known.", "schema": INTEGER}},
+        "content": _ERROR,
+    },
 }
 
 PARAMETERS = {
@@ -326,6 +358,37 @@ PATHS = {
         }
         for action, (summary, description) in ACTIONS.items()
     },
+    "/subscriptions": {
+        "post": {
+            "operationId": "requestSubscription",
+            "summary": "Ask for a confirmation code by SMS",
+            "description": "For residents, without a token. The code is valid for 10 minutes; the preferences apply "
+            "only once it is confirmed (same phone: they replace the old ones). At most 3 codes per phone a day.",
+            "tags": ["subscriptions"],
+            "security": [],
+            "requestBody": {"required": True, "content": _json(_ref("SubscriptionInput"))},
+            "responses": {
+                "202": _ok("A code is on its way by SMS.", _ref("CodeSent")),
+                **_errors("BadRequest", "ValidationFailed"),
+                "429": {"$ref": "#/components/responses/TooManyRequests"},
+            },
+        }
+    },
+    "/subscriptions/confirm": {
+        "post": {
+            "operationId": "confirmSubscription",
+            "summary": "Confirm the code and start the subscription",
+            "description": "For residents, without a token. Five wrong codes lock the code: request a new one.",
+            "tags": ["subscriptions"],
+            "security": [],
+            "requestBody": {"required": True, "content": _json(_ref("SubscriptionConfirmInput"))},
+            "responses": {
+                "200": _ok("The subscription.", _ref("Subscription")),
+                **_errors("BadRequest", "ValidationFailed"),
+                "429": {"$ref": "#/components/responses/TooManyRequests"},
+            },
+        }
+    },
     "/openapi.json": {
         "get": {
             "operationId": "getOpenApi",
@@ -345,7 +408,7 @@ DOCUMENT = {
         '`{"error": {"code", "message", "fields"}}` with a 4xx status; nothing is half-written on an error.',
     },
     "servers": [{"url": "/api/v1"}],
-    "tags": [{"name": "reference"}, {"name": "announcements"}],
+    "tags": [{"name": "reference"}, {"name": "announcements"}, {"name": "subscriptions"}],
     "paths": PATHS,
     "components": {
         "schemas": SCHEMAS,

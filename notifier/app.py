@@ -6,11 +6,13 @@ from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from notifier import auth, i18n, outbox_views, webhooks
 from notifier.config import ROOT, config_for
 from notifier.db import db, migrate
 from notifier.errors import ServiceError
+from notifier.limits import limiter
 
 csrf = CSRFProtect()
 talisman = Talisman()
@@ -49,11 +51,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    """Initialise the database, migrations, login, CSRF, i18n and security headers."""
+    """Initialise the database, migrations, login, CSRF, rate limits, i18n and security headers."""
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     auth.login_manager.init_app(app)
     csrf.init_app(app)
+    if app.config["PROXY_FIX_X_FOR"]:  # the client's address, not the proxy's, for per-IP limits and logs
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])
+    limiter.init_app(app)  # limits only the routes that ask for it (the subscription forms and API)
     i18n.babel.init_app(app, locale_selector=i18n.select_locale)
     talisman.init_app(
         app,
@@ -68,6 +73,9 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount every package's views."""
     from announcements import api, feeds, public, staff
+    from subscribers import api as subscriptions_api
+    from subscribers import public as subscribe
+    from subscribers import staff as subscribers_staff
 
     app.register_blueprint(i18n.bp)
     app.register_blueprint(auth.bp)
@@ -80,6 +88,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(staff.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
+    app.register_blueprint(subscribe.bp)
+    app.register_blueprint(subscribers_staff.bp)
+    app.register_blueprint(subscriptions_api.bp)
+    csrf.exempt(subscriptions_api.bp)
 
     @app.get("/healthz")
     def healthz():

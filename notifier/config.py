@@ -75,6 +75,12 @@ class Config:
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = _env("RATELIMIT_ENABLED", "1") == "1"
     RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "habarlama")
+    # If the limit storage (Redis) is down, let requests through rather than answer 500: the daily
+    # number of codes per phone is counted in the database and still holds.
+    RATELIMIT_SWALLOW_ERRORS = True
+    # Proxies in front of the app that append to X-Forwarded-For (a TLS proxy: 1). Without this, every
+    # resident behind the proxy shares its address, and one per-IP limit.
+    PROXY_FIX_X_FOR = int(_env("PROXY_FIX_X_FOR", "0"))
 
 
 class DevelopmentConfig(Config):

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from notifier.db import db
 from notifier.outbox import initial_status
@@ -71,35 +72,40 @@ def _insert_ignoring_duplicates(event_id: int, source) -> int:
     return db.session.scalar(select(func.count()).where(OutboxMessage.event_id == event_id))
 
 
+def _told_subscribers():
+    """Subscribers who already had an SMS saying how to stop, read once before the INSERT.
+
+    MATERIALIZED matters: the INSERT writes into the table this reads, and without it PostgreSQL
+    re-scanned the growing outbox for every subscriber (minutes for 200,000 instead of seconds).
+    """
+    told = aliased(OutboxMessage)
+    return (
+        select(told.subscriber_id.label("subscriber_id"))
+        .where(told.with_stop_hint.is_(True))
+        .cte("told")
+        .prefix_with("MATERIALIZED")
+    )
+
+
 def publication(event_id: int, department_id: int, district_ids: list[int], urgent: bool, now: datetime) -> int:
     """Queue the first SMS of an announcement for everyone it concerns; return how many are queued for it."""
     status, due = initial_status(urgent, now)
-    source = select(
-        literal(event_id),
-        Subscriber.id,
-        Subscriber.phone,
-        Subscriber.language,
-        literal("announcement"),
-        Subscriber.told_how_to_stop_at.is_(None),
-        literal(urgent),
-        *_constants(status, due, now),
-    ).where(_audience(department_id, district_ids))
-    queued = _insert_ignoring_duplicates(event_id, source)
-    # Those rows carry "how to stop"; later SMS don't repeat it.
-    db.session.execute(
-        update(Subscriber)
-        .where(
-            Subscriber.told_how_to_stop_at.is_(None),
-            Subscriber.id.in_(
-                select(OutboxMessage.subscriber_id).where(
-                    OutboxMessage.event_id == event_id, OutboxMessage.with_stop_hint.is_(True)
-                )
-            ),
+    told = _told_subscribers()
+    source = (
+        select(
+            literal(event_id),
+            Subscriber.id,
+            Subscriber.phone,
+            Subscriber.language,
+            literal("announcement"),
+            told.c.subscriber_id.is_(None),
+            literal(urgent),
+            *_constants(status, due, now),
         )
-        .values(told_how_to_stop_at=now)
-        .execution_options(synchronize_session=False)
+        .outerjoin(told, told.c.subscriber_id == Subscriber.id)
+        .where(_audience(department_id, district_ids))
     )
-    return queued
+    return _insert_ignoring_duplicates(event_id, source)
 
 
 def follow_up(event_id: int, original_event_id: int, urgent: bool, now: datetime) -> int:

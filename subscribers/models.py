@@ -40,8 +40,6 @@ class Subscriber(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Set when the first SMS that says how to stop was queued for this resident.
-    told_how_to_stop_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     districts: Mapped[list[District]] = relationship(secondary=subscriber_districts, order_by=District.id)
     departments: Mapped[list[Department]] = relationship(secondary=subscriber_departments, order_by=Department.id)

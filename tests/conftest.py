@@ -6,6 +6,7 @@ from notifier import create_app
 from notifier.cli import demo_staff, load_demo_data
 from notifier.db import db
 from tests import dbs
+from tests.fake_smsc import fake_smsc  # noqa: F401 (a fixture, for every test module)
 
 
 @pytest.fixture(scope="session")

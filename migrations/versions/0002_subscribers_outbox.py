@@ -1,8 +1,8 @@
-"""subscribers and outbox
+"""subscribers, outbox, inbound sms
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-28 23:09:56.571958
+Create Date: 2026-11-28 23:18:50.110811
 
 """
 from alembic import op
@@ -41,6 +41,23 @@ def upgrade():
     sa.Column('since', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('cause', name=op.f('pk_dispatch_switches'))
     )
+    op.create_table('inbound_sms',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('gateway_id', sa.String(length=40), nullable=False),
+    sa.Column('phone', sa.String(length=20), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('to_phone', sa.String(length=20), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('raw', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_sms')),
+    sa.UniqueConstraint('gateway_id', name=op.f('uq_inbound_sms_gateway_id'))
+    )
+    with op.batch_alter_table('inbound_sms', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inbound_sms_phone'), ['phone'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inbound_sms_status'), ['status'], unique=False)
+
     op.create_table('sms_batches',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('request_id', sa.String(length=40), nullable=False),
@@ -69,12 +86,40 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('stopped_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('told_how_to_stop_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscribers')),
     sa.UniqueConstraint('phone', name=op.f('uq_subscribers_phone'))
     )
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_subscribers_status'), ['status'], unique=False)
+
+    op.create_table('outbox',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('event_id', sa.Integer(), nullable=True),
+    sa.Column('subscriber_id', sa.Integer(), nullable=True),
+    sa.Column('phone', sa.String(length=20), nullable=False),
+    sa.Column('language', sa.String(length=2), nullable=False),
+    sa.Column('purpose', sa.String(length=20), nullable=False),
+    sa.Column('text', sa.Text(), nullable=True),
+    sa.Column('with_stop_hint', sa.Boolean(), nullable=False),
+    sa.Column('urgent', sa.Boolean(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('parts', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.String(length=60), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('checked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['batch_id'], ['sms_batches.id'], name=op.f('fk_outbox_batch_id_sms_batches')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
+    sa.UniqueConstraint('event_id', 'subscriber_id', name='uq_outbox_event_subscriber')
+    )
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_batch', ['batch_id'], unique=False)
+        batch_op.create_index('ix_outbox_phone_created', ['phone', 'created_at'], unique=False)
+        batch_op.create_index('ix_outbox_status_next', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_outbox_stop_hint', ['subscriber_id'], unique=False, postgresql_where=sa.text('with_stop_hint'), sqlite_where=sa.text('with_stop_hint'))
 
     op.create_table('subscriber_departments',
     sa.Column('subscriber_id', sa.Integer(), nullable=False),
@@ -105,36 +150,6 @@ def upgrade():
     sa.ForeignKeyConstraint(['staff_id'], ['staff_users.id'], name=op.f('fk_phone_lookups_staff_id_staff_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_phone_lookups'))
     )
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('event_id', sa.Integer(), nullable=True),
-    sa.Column('subscriber_id', sa.Integer(), nullable=True),
-    sa.Column('phone', sa.String(length=20), nullable=False),
-    sa.Column('language', sa.String(length=2), nullable=False),
-    sa.Column('purpose', sa.String(length=20), nullable=False),
-    sa.Column('text', sa.Text(), nullable=True),
-    sa.Column('with_stop_hint', sa.Boolean(), nullable=False),
-    sa.Column('urgent', sa.Boolean(), nullable=False),
-    sa.Column('status', sa.String(length=10), nullable=False),
-    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('parts', sa.Integer(), nullable=True),
-    sa.Column('reason', sa.String(length=60), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('checked_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['batch_id'], ['sms_batches.id'], name=op.f('fk_outbox_batch_id_sms_batches')),
-    sa.ForeignKeyConstraint(['event_id'], ['announcement_events.id'], name=op.f('fk_outbox_event_id_announcement_events')),
-    sa.ForeignKeyConstraint(['subscriber_id'], ['subscribers.id'], name=op.f('fk_outbox_subscriber_id_subscribers'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
-    sa.UniqueConstraint('event_id', 'subscriber_id', name='uq_outbox_event_subscriber')
-    )
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_batch', ['batch_id'], unique=False)
-        batch_op.create_index('ix_outbox_phone_created', ['phone', 'created_at'], unique=False)
-        batch_op.create_index('ix_outbox_status_next', ['status', 'next_attempt_at'], unique=False)
-
     with op.batch_alter_table('announcements', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reminded_at', sa.DateTime(timezone=True), nullable=True))
 
@@ -146,12 +161,6 @@ def downgrade():
     with op.batch_alter_table('announcements', schema=None) as batch_op:
         batch_op.drop_column('reminded_at')
 
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbox_status_next')
-        batch_op.drop_index('ix_outbox_phone_created')
-        batch_op.drop_index('ix_outbox_batch')
-
-    op.drop_table('outbox')
     op.drop_table('phone_lookups')
     with op.batch_alter_table('subscriber_districts', schema=None) as batch_op:
         batch_op.drop_index('ix_subscriber_districts_district')
@@ -161,6 +170,13 @@ def downgrade():
         batch_op.drop_index('ix_subscriber_departments_department')
 
     op.drop_table('subscriber_departments')
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_stop_hint', postgresql_where=sa.text('with_stop_hint'), sqlite_where=sa.text('with_stop_hint'))
+        batch_op.drop_index('ix_outbox_status_next')
+        batch_op.drop_index('ix_outbox_phone_created')
+        batch_op.drop_index('ix_outbox_batch')
+
+    op.drop_table('outbox')
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subscribers_status'))
 
@@ -169,6 +185,11 @@ def downgrade():
         batch_op.drop_index('ix_sms_batches_status_next')
 
     op.drop_table('sms_batches')
+    with op.batch_alter_table('inbound_sms', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inbound_sms_status'))
+        batch_op.drop_index(batch_op.f('ix_inbound_sms_phone'))
+
+    op.drop_table('inbound_sms')
     op.drop_table('dispatch_switches')
     with op.batch_alter_table('confirmation_codes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_confirmation_codes_phone'))
