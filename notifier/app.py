@@ -160,7 +160,7 @@ def register_jobs(app: Flask) -> None:
         ("send_reminders", send_reminders, 60),
         ("hold_and_release", outbox.hold_and_release, 30),
         ("dispatch", dispatch.dispatch, 3),
-        ("reconcile", dispatch.reconcile, 30),
         ("sweep_stuck", dispatch.sweep_stuck, 60),
+        ("reconcile", dispatch.reconcile, 30),
         ("poll_statuses", dispatch.poll_statuses, 65),
     ]
