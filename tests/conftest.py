@@ -5,6 +5,7 @@ import pytest
 from notifier import create_app
 from notifier.cli import demo_staff, load_demo_data
 from notifier.db import db
+from notifier.limits import limiter
 from tests import dbs
 from tests.fake_smsc import fake_smsc  # noqa: F401 (a fixture, for every test module)
 
@@ -53,6 +54,7 @@ def app(_session_app):
     """Return the app on a clean database with the demo reference data and staff."""
     app = _session_app
     saved = dict(app.config)
+    limiter.reset()  # rate-limit counters are per test, like the database
     with app.app_context():
         load_demo_data()
         db.session.commit()

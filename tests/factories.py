@@ -67,9 +67,8 @@ def login(client, name: str):
 
 def create_subscriber(phone: str, districts=("al-farabi",), departments=None, language="ru", status="active"):
     """Add a confirmed subscriber directly (the web flow is tested on its own)."""
-    from subscribers.models import Subscriber
-
     from notifier.directory import all_departments, all_districts
+    from subscribers.models import Subscriber
 
     deps = [d for d in all_departments() if departments is None or d.slug in departments]
     dists = [d for d in all_districts() if d.slug in districts]
