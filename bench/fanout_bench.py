@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.dataset import DEFAULT_POSTGRES_URL, fresh_database  # noqa: E402
 
 COPY_COLUMNS = (
-    "event_id, subscriber_id, phone, language, purpose, with_stop_hint, urgent, status, next_attempt_at, reason, created_at"
+    "event_id, subscriber_id, phone, language, purpose, with_stop_hint, urgent, status, next_attempt_at, "
+    "reason, created_at"
 )
 
 
@@ -94,8 +95,9 @@ def _copy_baseline(db, size: int, event_id: int, now) -> float:
     """COPY the same number of rows into a table with the outbox's columns, defaults and indexes."""
     buffer = io.BytesIO()
     for i in range(size):
-        line = f"{event_id}\t{i + 1}\t+7701{i:07d}\t{'kk' if i % 3 == 0 else 'ru'}\tannouncement\tt\tf\tqueued\t{now.isoformat()}\t\t{now.isoformat()}\n"
-        buffer.write(line.encode())
+        language = "kk" if i % 3 == 0 else "ru"
+        fields = [event_id, i + 1, f"+7701{i:07d}", language, "announcement", "t", "f", "queued", now.isoformat(), ""]
+        buffer.write(("\t".join(map(str, fields)) + f"\t{now.isoformat()}\n").encode())
     payload = buffer.getvalue()
     raw = db.engine.raw_connection()
     try:
@@ -139,7 +141,8 @@ def main() -> int:
     peaks = [r["rss_peak_mb"] for r in results]
     growth = peaks[-1] - peaks[0]
     flat = growth < 20 and max(peaks) < 200
-    print(f"peak RSS {peaks[0]:.0f} → {peaks[-1]:.0f} MB ({growth:+.0f} MB): {'PASS' if flat else 'MISS'} (< 200 MB, flat)")
+    verdict = "PASS" if flat else "MISS"
+    print(f"peak RSS {peaks[0]:.0f} → {peaks[-1]:.0f} MB ({growth:+.0f} MB): {verdict} (< 200 MB, flat)")
     ok = all(r["queued"] == r["size"] for r in results)
     print(f"every subscriber queued exactly once: {'yes' if ok else 'NO'}")
     return 0
