@@ -150,6 +150,7 @@ def register_commands(app: Flask) -> None:
 
 def register_jobs(app: Flask) -> None:
     """Tell the worker which jobs to run and how often (seconds), and how announcement SMS are worded."""
+    import appeals.models  # noqa: F401 (the tables, for migrations and tests)
     from announcements.notify import render, send_reminders
     from announcements.service import publish_due
     from notifier import dispatch, outbox

@@ -53,7 +53,10 @@ class Config:
     SMS_STUCK_MINUTES = int(_env("SMS_STUCK_MINUTES", "10"))
     SMS_STATUS_POLL_MINUTES = int(_env("SMS_STATUS_POLL_MINUTES", "10"))
     SMS_STATUS_POLL_LIMIT = int(_env("SMS_STATUS_POLL_LIMIT", "100"))
-    REMINDER_TIME = _env("REMINDER_TIME", "18:00")  # local time, the evening before a planned outage
+    REMINDER_TIME = _env("REMINDER_TIME", "18:00")
+    APPEAL_ANSWER_DAYS = int(_env("APPEAL_ANSWER_DAYS", "15"))  # working days, by the administrative procedure code
+    APPEAL_FORWARD_DAYS = int(_env("APPEAL_FORWARD_DAYS", "3"))
+    APPEAL_THREAD_DAYS = int(_env("APPEAL_THREAD_DAYS", "7"))  # later messages join the open appeal  # local time, the evening before a planned outage
     SMS_CURRENCY = _env("SMS_CURRENCY", "KZT")
     PERMANENT_SESSION_LIFETIME = timedelta(hours=int(_env("SESSION_HOURS", "8")))
     SESSION_COOKIE_HTTPONLY = True

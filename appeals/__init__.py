@@ -1,0 +1,1 @@
+"""What residents send us: intake, keywords, threading, routing, deadlines, replies and statistics."""
