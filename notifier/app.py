@@ -93,6 +93,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(subscriptions_api.bp)
     csrf.exempt(subscriptions_api.bp)
 
+    @app.get("/livez")
+    def livez():
+        """Answer 200 while the process serves requests (no database: a liveness probe)."""
+        return "OK", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
     @app.get("/healthz")
     def healthz():
         """Answer 200 when the database is reachable, 503 otherwise."""
