@@ -1,6 +1,7 @@
 """RSS, Atom and iCal feeds of public announcements (same filters as the page)."""
 
 import hashlib
+import time
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit
 
@@ -12,7 +13,7 @@ from werkzeug.http import is_resource_modified
 
 from announcements.models import CANCELLED, PUBLISHED, Announcement
 from announcements.present import KIND_LABELS, state_words, window_text
-from announcements.queries import Filters, newest_public, public_fingerprint, resolve_filters
+from announcements.queries import Filters, newest_public, newest_public_keys, resolve_filters
 from notifier.i18n import current_lang
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
@@ -126,11 +127,10 @@ def build_calendar(anns: list[Announcement], filters: Filters, lang: str) -> byt
     return cal.to_ical()
 
 
-def etag(kind: str, lang: str, filters: Filters, fingerprint: tuple) -> str:
+def etag(kind: str, lang: str, filters: Filters, keys: list) -> str:
     """Return a strong ETag of what the feed would contain, without building it."""
-    count, last, versions = fingerprint
     args = sorted(filters.args.items())
-    key = repr((FORMAT, kind, lang, _base(), args, count, last.isoformat() if last else None, versions))
+    key = repr((FORMAT, kind, lang, _base(), args, [(i, v, u.isoformat()) for i, v, u in keys]))
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -140,9 +140,15 @@ def serve(kind: str) -> Response:
     if errors:
         abort(404, "; ".join(errors.values()))
     lang = current_lang()
-    fingerprint = public_fingerprint(filters)
-    updated = fingerprint[1] or EMPTY_FEED_UPDATED
-    tag = etag(kind, lang, filters, fingerprint)
+    memo = current_app.extensions.setdefault("habarlama.feed_keys", {})
+    seen = memo.get(request.query_string)
+    if seen and seen[0] > time.monotonic():  # FEED_KEYS_TTL is well inside max-age=60 below
+        keys = seen[1]
+    else:
+        keys = newest_public_keys(filters, current_app.config["FEED_SIZE"])
+        memo[request.query_string] = (time.monotonic() + current_app.config["FEED_KEYS_TTL"], keys)
+    updated = max((u for _i, _v, u in keys), default=EMPTY_FEED_UPDATED)
+    tag = etag(kind, lang, filters, keys)
     response = Response(content_type=CONTENT_TYPES[kind])
     response.set_etag(tag)
     response.last_modified = updated
@@ -153,11 +159,15 @@ def serve(kind: str) -> Response:
     if not is_resource_modified(request.environ, etag=tag, last_modified=updated):
         response.status_code = 304
         return response
-    anns = newest_public(filters, current_app.config["FEED_SIZE"])
-    if kind == "ics":
-        response.set_data(build_calendar(anns, filters, lang))
-    else:
-        response.set_data(build_feed(kind, anns, filters, lang, updated))
+    bodies = current_app.extensions.setdefault("habarlama.feed_bodies", {})  # ETag -> body, per worker
+    body = bodies.get(tag)
+    if body is None:
+        anns = newest_public(filters, current_app.config["FEED_SIZE"])
+        body = build_calendar(anns, filters, lang) if kind == "ics" else build_feed(kind, anns, filters, lang, updated)
+        if len(bodies) > 200:
+            bodies.clear()
+        bodies[tag] = body
+    response.set_data(body)
     return response
 
 

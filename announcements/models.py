@@ -34,7 +34,11 @@ class Announcement(db.Model):
     """One structured record from which every channel is rendered."""
 
     __tablename__ = "announcements"
-    __table_args__ = (Index("ix_announcements_status_starts_at", "status", "starts_at"),)
+    __table_args__ = (
+        Index("ix_announcements_status_starts_at", "status", "starts_at"),
+        Index("ix_announcements_status_published_at", "status", "published_at"),
+        Index("ix_announcements_ends_at", "ends_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)

@@ -1,12 +1,16 @@
 """The public announcements page and the page of one announcement."""
 
-from flask import Blueprint, abort, current_app, render_template, request
+import time
+
+from flask import Blueprint, abort, current_app, render_template, request, session
+from flask_login import current_user
 
 from announcements import present
-from announcements.queries import public_query, resolve_filters
+from announcements.queries import PublicPagination, newest_public_keys, resolve_filters
 from announcements.service import get_announcement
-from notifier.db import db, utcnow
+from notifier.db import utcnow
 from notifier.directory import all_departments, all_districts
+from notifier.i18n import current_lang
 
 bp = Blueprint("public", __name__)
 
@@ -34,13 +38,20 @@ def index():
     page = request.args.get("page", 1, type=int)
     if page < 1:
         abort(404)
+    ttl = current_app.config["PUBLIC_PAGE_CACHE_SECONDS"]
+    cacheable = ttl > 0 and not current_user.is_authenticated and "_flashes" not in session
+    key = (current_lang(), request.full_path, tuple(newest_public_keys(filters, 1)))
+    pages = current_app.extensions.setdefault("habarlama.public_pages", {})  # per worker process
+    hit = pages.get(key) if cacheable else None
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
     now = utcnow()
-    pagination = db.paginate(
-        public_query(filters, now), page=page, per_page=current_app.config["PAGE_SIZE"], error_out=False
+    pagination = PublicPagination(
+        page=page, per_page=current_app.config["PAGE_SIZE"], error_out=False, filters=filters, now=now
     )
     if page > 1 and not pagination.items:
         abort(404)
-    return render_template(
+    html = render_template(
         "public/index.html",
         pagination=pagination,
         filters=filters,
@@ -48,6 +59,11 @@ def index():
         districts=all_districts(),
         now=now,
     )
+    if cacheable:
+        if len(pages) > 500:
+            pages.clear()
+        pages[key] = (time.monotonic() + ttl, html)
+    return html
 
 
 @bp.route("/announcements/<int:announcement_id>")

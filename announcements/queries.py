@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, case, func, select
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import Select, and_, case, func, not_, select
 
 from announcements.models import (
     PUBLIC_STATUSES,
@@ -81,13 +82,46 @@ def newest_public(filters: Filters, limit: int) -> list[Announcement]:
     return list(db.session.scalars(query))
 
 
-def public_fingerprint(filters: Filters) -> tuple[int, datetime | None, int]:
-    """Return (count, last change, version sum) of the public set: cheap input for ETags."""
-    query = select(
-        func.count(Announcement.id), func.max(Announcement.updated_at), func.coalesce(func.sum(Announcement.version), 0)
-    ).where(Announcement.status.in_(PUBLIC_STATUSES), Announcement.published_at.is_not(None))
-    count, last, versions = db.session.execute(_filtered(query, filters)).one()
-    return count, last, int(versions)
+def newest_public_keys(filters: Filters, limit: int) -> list[tuple[int, int, datetime]]:
+    """Return (id, version, updated_at) of the newest public announcements: what a feed shows."""
+    query = select(Announcement.id, Announcement.version, Announcement.updated_at).where(
+        Announcement.status.in_(PUBLIC_STATUSES), Announcement.published_at.is_not(None)
+    )
+    query = _filtered(query, filters).order_by(Announcement.updated_at.desc(), Announcement.id.desc()).limit(limit)
+    return [tuple(row) for row in db.session.execute(query)]
+
+
+class PublicPagination(Pagination):
+    """The public list as two index-ordered queries: current and upcoming (soonest first), then the past."""
+
+    def _parts(self):
+        filters, now = self._query_args["filters"], self._query_args["now"]
+        public = select(Announcement).where(
+            Announcement.status.in_(PUBLIC_STATUSES), Announcement.published_at.is_not(None)
+        )
+        current = and_(Announcement.status == PUBLISHED, Announcement.ends_at >= now)
+        return _filtered(public, filters), current
+
+    def _query_items(self) -> list[Announcement]:
+        public, current = self._parts()
+        n_current = db.session.scalar(
+            public.where(current).with_only_columns(func.count(Announcement.id)).order_by(None)
+        )
+        items = []
+        if self._query_offset < n_current:
+            query = public.where(current).order_by(
+                Announcement.starts_at, Announcement.ends_at.desc(), Announcement.id.desc()
+            )
+            items = list(db.session.scalars(query.offset(self._query_offset).limit(self.per_page)))
+        if len(items) < self.per_page:
+            query = public.where(not_(current)).order_by(Announcement.ends_at.desc(), Announcement.id.desc())
+            offset = max(0, self._query_offset - n_current)
+            items += list(db.session.scalars(query.offset(offset).limit(self.per_page - len(items))))
+        return items
+
+    def _query_count(self) -> int:
+        public, _current = self._parts()
+        return db.session.scalar(public.with_only_columns(func.count(Announcement.id)).order_by(None))
 
 
 def staff_query(department_id: int | None, status: str | None) -> Select:

@@ -53,10 +53,15 @@ class Config:
     SMS_STUCK_MINUTES = int(_env("SMS_STUCK_MINUTES", "10"))
     SMS_STATUS_POLL_MINUTES = int(_env("SMS_STATUS_POLL_MINUTES", "10"))
     SMS_STATUS_POLL_LIMIT = int(_env("SMS_STATUS_POLL_LIMIT", "100"))
-    REMINDER_TIME = _env("REMINDER_TIME", "18:00")
+    REMINDER_TIME = _env("REMINDER_TIME", "18:00")  # local time, the evening before a planned outage
     APPEAL_ANSWER_DAYS = int(_env("APPEAL_ANSWER_DAYS", "15"))  # working days, by the administrative procedure code
     APPEAL_FORWARD_DAYS = int(_env("APPEAL_FORWARD_DAYS", "3"))
-    APPEAL_THREAD_DAYS = int(_env("APPEAL_THREAD_DAYS", "7"))  # later messages join the open appeal  # local time, the evening before a planned outage
+    APPEAL_THREAD_DAYS = int(_env("APPEAL_THREAD_DAYS", "7"))  # later messages join the open appeal
+    APPEAL_AUTO_REPLIES_PER_HOUR = int(_env("APPEAL_AUTO_REPLIES_PER_HOUR", "5"))  # per number: keyword answers, acks
+    APPEAL_INBOUND_POLL_HOURS = int(_env("APPEAL_INBOUND_POLL_HOURS", "24"))  # get_answers look-back window
+    # The poll re-reads from before the ids stored in the last N minutes: a callback lost just before a
+    # later one got through would otherwise sit below the cursor for ever.
+    APPEAL_INBOUND_POLL_OVERLAP_MINUTES = int(_env("APPEAL_INBOUND_POLL_OVERLAP_MINUTES", "15"))
     SMS_CURRENCY = _env("SMS_CURRENCY", "KZT")
     PERMANENT_SESSION_LIFETIME = timedelta(hours=int(_env("SESSION_HOURS", "8")))
     SESSION_COOKIE_HTTPONLY = True
@@ -65,6 +70,8 @@ class Config:
     BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
     LANGUAGES = ("kk", "ru")
     FEED_SIZE = 50
+    FEED_KEYS_TTL = 5  # seconds a worker reuses the feed's newest keys (its ETag) before asking again
+    PUBLIC_PAGE_CACHE_SECONDS = 30  # an anonymous page is reused while nothing public changed ("now" texts age)
     PAGE_SIZE = 20
     FORCE_HTTPS = False
     TESTING = False
@@ -96,6 +103,8 @@ class TestConfig(Config):
     """Tests: a database per run, no CSRF friction, nothing reaches the outside."""
 
     TESTING = True
+    FEED_KEYS_TTL = 0
+    PUBLIC_PAGE_CACHE_SECONDS = 0
     SECRET_KEY = "test-secret-key"  # noqa: S105 (tests only)
     WTF_CSRF_ENABLED = False
     SMS_GATEWAY = "log"

@@ -55,6 +55,8 @@ def app(_session_app):
     app = _session_app
     saved = dict(app.config)
     limiter.reset()  # rate-limit counters are per test, like the database
+    for cache in ("habarlama.feed_keys", "habarlama.feed_bodies", "habarlama.public_pages"):
+        app.extensions.pop(cache, None)  # ids restart in an emptied database; cached bodies must not outlive it
     with app.app_context():
         load_demo_data()
         db.session.commit()
