@@ -43,6 +43,8 @@ class Config:
     SMSC_APIKEY = _env("SMSC_APIKEY")
     SMSC_SENDER = _env("SMSC_SENDER")
     SMSC_WEBHOOK_TOKEN = _env("SMSC_WEBHOOK_TOKEN")
+    SMSC_CONNECT_TIMEOUT = float(_env("SMSC_CONNECT_TIMEOUT", "5"))
+    SMSC_READ_TIMEOUT = float(_env("SMSC_READ_TIMEOUT", "20"))
     SMSC_CALLBACK_SECRET = _env("SMSC_CALLBACK_SECRET")  # verifies md5/sha1 fields when SMSC sends them
     MAX_CONTENT_LENGTH = 256 * 1024  # no form we accept is larger
     SMS_PRICE = float(_env("SMS_PRICE", "12.0"))

@@ -2,11 +2,14 @@
 
 import logging
 import signal
+from datetime import UTC, datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import current_app
+from sqlalchemy import text
 
+from notifier import dispatch
 from notifier.db import db, utcnow
 
 log = logging.getLogger("habarlama.worker")
@@ -39,9 +42,16 @@ def run(once: bool = False) -> None:
     # One thread: a job finishes its batch before the next starts, so shutdown waits for it.
     scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(1)}, job_defaults={"coalesce": True})
     for name, func, seconds in jobs:
-        scheduler.add_job(run_job, "interval", seconds=seconds, args=[app, name, func], id=name, max_instances=1)
+        scheduler.add_job(
+            run_job, "interval", seconds=seconds, args=[app, name, func], id=name, max_instances=1,
+            next_run_time=datetime.now(UTC),  # first run at start, not one interval later
+        )  # fmt: skip
 
     def stop(signum, frame):
+        if dispatch.STOP.is_set():  # repeated: the first signal's handler is still waiting for the job in flight
+            log.info("signal %s: already stopping", signum)
+            return
+        dispatch.STOP.set()  # dispatch finishes the request in flight and hands the rest back to the queue
         log.info("signal %s: finishing the job in flight, then exiting", signum)
         scheduler.shutdown(wait=True)
 
@@ -49,3 +59,12 @@ def run(once: bool = False) -> None:
     signal.signal(signal.SIGINT, stop)
     log.info("worker started with jobs: %s", ", ".join(name for name, _f, _s in jobs))
     scheduler.start()
+
+
+def analyze_sqlite(now) -> int:
+    """Keep SQLite's planner statistics fresh (PostgreSQL's autovacuum does this by itself)."""
+    if db.engine.dialect.name != "sqlite":
+        return 0
+    db.session.execute(text("PRAGMA analysis_limit=1000"))
+    db.session.execute(text("ANALYZE"))
+    return 1
