@@ -399,6 +399,150 @@ PATHS = {
     },
 }
 
+# Appeals (appeals/api.py): staff only. Every call needs a token, reads included: the role "staff" below
+# says so for the GETs (any staff member's token; department staff see their own department's appeals).
+APPEAL_STATUSES = ("new", "in_progress", "answered", "resolved", "forwarded", "rejected")
+APPEAL_READ_SECURITY = [{"bearerAuth": ["staff"]}]
+SCHEMAS.update(
+    {
+        "AppealMessage": _object(
+            {
+                "direction": {"type": "string", "enum": ["in", "out"], "description": "in: from the resident."},
+                "text": TEXT,
+                "at": DATETIME,
+            }
+        ),
+        "AppealEvent": _object(
+            {
+                "kind": {"type": "string", "examples": ["registered", "take", "answered", "forward", "extended"]},
+                "at": DATETIME,
+                "actor": {"type": ["string", "null"], "description": "The staff member's e-mail; null: the system."},
+                "reason": TEXT,
+                "old": {"type": "object", "description": "Changed values before."},
+                "new": {"type": "object", "description": "Changed values after."},
+            }
+        ),
+        "Appeal": _object(
+            {
+                "number": {"type": "string", "examples": ["26-000042"]},
+                "status": {"type": "string", "enum": list(APPEAL_STATUSES)},
+                "channel": {"type": "string", "enum": ["sms", "phone", "in_person", "web", "api"]},
+                "department": {"type": ["string", "null"], "description": "Slug; null: waits for an operator."},
+                "district": {"type": ["string", "null"], "description": "Slug."},
+                "announcement_id": {"type": ["integer", "null"], "description": "The announcement it answers."},
+                "phone": {"type": "string", "description": "The resident's number.", "examples": ["+77011234567"]},
+                "language": {"type": "string", "enum": ["kk", "ru"]},
+                "created_at": DATETIME,
+                "due_at": {**DATETIME, "description": "15 working days by law, unless extended."},
+                "overdue": {"type": "boolean"},
+                "first_answer_at": DATETIME_OR_NULL,
+                "closed_at": DATETIME_OR_NULL,
+                "messages": {"type": "array", "items": _ref("AppealMessage")},
+                "history": {"type": "array", "items": _ref("AppealEvent")},
+            }
+        ),
+        "AppealList": _object(
+            {
+                "appeals": {"type": "array", "items": _ref("Appeal")},
+                "page": INTEGER,
+                "per_page": INTEGER,
+                "total": INTEGER,
+            }
+        ),
+        "ReplyInput": _object({"text": {"type": "string", "minLength": 1, "maxLength": 1000}}),
+        "ReplyCreated": _object({"message": _ref("AppealMessage"), "appeal": _ref("Appeal")}),
+        "AppealStatusInput": _object(
+            {
+                "status": {"type": "string", "enum": ["in_progress", "resolved", "forwarded", "rejected"]},
+                "reason": {"type": "string", "description": "Required to reject; the resident reads it."},
+                "department": {"type": "string", "description": "Slug of the department to forward to."},
+            },
+            required=["status"],
+        ),
+        "DeadlineInput": _object(
+            {"days": {**INTEGER, "minimum": 1, "maximum": 30, "description": "Working days."}, "reason": TEXT}
+        ),
+    }
+)
+PARAMETERS.update(
+    {
+        "AppealNumber": {"name": "number", "in": "path", "required": True, "schema": TEXT},
+        "AppealStatus": _query("status", "Appeal status.", {"type": "string", "enum": list(APPEAL_STATUSES)}),
+        "Overdue": _query("overdue", "true: open past the deadline; false: the others.", {"type": "boolean"}),
+    }
+)
+
+
+def _appeal_action(operation: str, summary: str, description: str, body: str, created: bool = False) -> dict:
+    answer = _ok("The message and the updated appeal.", _ref("ReplyCreated")) if created else None
+    return {
+        "post": {
+            "operationId": operation,
+            "summary": summary,
+            "description": description,
+            "tags": ["appeals"],
+            "security": WRITE_SECURITY,
+            "parameters": [_param("AppealNumber")],
+            "requestBody": {"required": True, "content": _json(_ref(body))},
+            "responses": {
+                **({"201": answer} if created else {"200": _ok("The updated appeal.", _ref("Appeal"))}),
+                **ALL_WRITE_ERRORS,
+            },
+        }
+    }
+
+
+PATHS.update(
+    {
+        "/appeals": {
+            "get": {
+                "operationId": "listAppeals",
+                "summary": "Appeals the caller works on",
+                "description": "Department staff: their department's only (filtering another department is 403); "
+                "operators and admins: all. Newest first.",
+                "tags": ["appeals"],
+                "security": APPEAL_READ_SECURITY,
+                "parameters": [
+                    _param(p) for p in ("Department", "District", "AppealStatus", "Overdue", "Page", "PerPage")
+                ],
+                "responses": {
+                    "200": _ok("One page of appeals.", _ref("AppealList")),
+                    **_errors("BadRequest", "Unauthorized", "Forbidden"),
+                },
+            }
+        },
+        "/appeals/{number}": {
+            "get": {
+                "operationId": "getAppeal",
+                "summary": "One appeal with its messages and history",
+                "tags": ["appeals"],
+                "security": APPEAL_READ_SECURITY,
+                "parameters": [_param("AppealNumber")],
+                "responses": {
+                    "200": _ok("The appeal.", _ref("Appeal")),
+                    **_errors("Unauthorized", "Forbidden", "NotFound"),
+                },
+            }
+        },
+        "/appeals/{number}/replies": _appeal_action(
+            "replyToAppeal", "Answer the resident by SMS", "The appeal becomes answered.", "ReplyInput", created=True
+        ),
+        "/appeals/{number}/status": _appeal_action(
+            "changeAppealStatus",
+            "Take, resolve, forward or reject",
+            "in_progress (take), resolved, forwarded (needs `department`; the resident is told), rejected (needs "
+            "`reason`; the resident is told). 409 when the current status does not allow it.",
+            "AppealStatusInput",
+        ),
+        "/appeals/{number}/deadline": _appeal_action(
+            "extendAppealDeadline",
+            "Extend the deadline",
+            "By working days, with a reason the resident reads by SMS; not for closed appeals (409).",
+            "DeadlineInput",
+        ),
+    }
+)
+
 DOCUMENT = {
     "openapi": "3.1.0",
     "info": {
@@ -408,7 +552,7 @@ DOCUMENT = {
         '`{"error": {"code", "message", "fields"}}` with a 4xx status; nothing is half-written on an error.',
     },
     "servers": [{"url": "/api/v1"}],
-    "tags": [{"name": "reference"}, {"name": "announcements"}, {"name": "subscriptions"}],
+    "tags": [{"name": "reference"}, {"name": "announcements"}, {"name": "subscriptions"}, {"name": "appeals"}],
     "paths": PATHS,
     "components": {
         "schemas": SCHEMAS,

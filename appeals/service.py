@@ -141,6 +141,7 @@ def register(
     inbound_id: int | None = None,
     staff: StaffUser | None = None,
     department: Department | None = None,
+    acknowledge: bool = True,
 ) -> tuple[Appeal, bool]:
     """Thread a resident's message into their open appeal, or open a new one; return (appeal, is_new)."""
     appeal = open_appeal_of(phone, now) if channel == "sms" else None
@@ -169,7 +170,8 @@ def register(
     db.session.add(AppealMessage(appeal=appeal, direction="in", text=text, at=now, inbound_id=inbound_id))
     where = {"department": department.slug if department else None, "announcement": appeal.announcement_id}
     _record(appeal, "registered", staff, now, new={**where, "channel": channel})
-    outbox.enqueue(phone, texts.acknowledgement(appeal, now), appeal.language, "appeal_ack", now, urgent=True)
+    if acknowledge:  # False for a landline caller an operator registers: no SMS can reach them
+        outbox.enqueue(phone, texts.acknowledgement(appeal, now), appeal.language, "appeal_ack", now, urgent=True)
     return appeal, True
 
 

@@ -73,6 +73,9 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount every package's views."""
     from announcements import api, feeds, public, staff
+    from appeals import api as appeals_api
+    from appeals import dashboard, open311
+    from appeals import staff as appeals_staff
     from subscribers import api as subscriptions_api
     from subscribers import public as subscribe
     from subscribers import staff as subscribers_staff
@@ -90,8 +93,14 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(api.bp)
     app.register_blueprint(subscribe.bp)
     app.register_blueprint(subscribers_staff.bp)
+    app.register_blueprint(appeals_staff.bp)
+    app.register_blueprint(dashboard.bp)
     app.register_blueprint(subscriptions_api.bp)
     csrf.exempt(subscriptions_api.bp)
+    app.register_blueprint(appeals_api.bp)
+    csrf.exempt(appeals_api.bp)
+    app.register_blueprint(open311.bp)
+    csrf.exempt(open311.bp)
 
     @app.get("/livez")
     def livez():
@@ -110,7 +119,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith(("/api/", "/open311/"))
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -158,7 +167,9 @@ def register_jobs(app: Flask) -> None:
     import appeals.models  # noqa: F401 (the tables, for migrations and tests)
     from announcements.notify import render, send_reminders
     from announcements.service import publish_due
-    from notifier import dispatch, outbox
+    from appeals import intake
+    from appeals.sweeps import notify_overdue
+    from notifier import dispatch, outbox, worker
 
     app.extensions["habarlama.render"] = render
     app.extensions["habarlama.jobs"] = [
@@ -169,4 +180,9 @@ def register_jobs(app: Flask) -> None:
         ("sweep_stuck", dispatch.sweep_stuck, 60),
         ("reconcile", dispatch.reconcile, 30),
         ("poll_statuses", dispatch.poll_statuses, 65),
+        ("process_inbound", intake.process_inbound, 2),
+        ("poll_inbound", intake.poll_inbound, 60),
+        ("notify_overdue", notify_overdue, 3600),
+        # Without statistics SQLite sorts every public row for a page of 20.
+        ("analyze_sqlite", worker.analyze_sqlite, 3600),
     ]

@@ -3,11 +3,11 @@
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from notifier import auth
-from notifier.db import db
+from notifier.db import db, utcnow
 from notifier.directory import department_by_slug, ensure_reference_data
 
 DEMO_PASSWORD = "habarlama-demo"  # noqa: S105 (public demo logins, printed by demo-data)
@@ -76,13 +76,29 @@ def staff_token(email: str) -> None:
 
 @click.command("demo-data")
 @with_appcontext
-def demo_data() -> None:
-    """Load departments, districts and demo staff (idempotent)."""
+@click.option(
+    "--history/--no-history",
+    default=None,
+    help="Also add a few months of demo history: subscribers, announcements, SMS, appeals "
+    "(default: when there are no appeals yet, in development with SMS_GATEWAY=log).",
+)
+def demo_data(history: bool | None) -> None:
+    """Load departments, districts and demo staff, and optionally demo history (idempotent)."""
+    from appeals import demo  # notifier imports no domain package at module level
+
+    if history and current_app.config["SMS_GATEWAY"] != "log":
+        raise click.ClickException("demo history adds made-up phone numbers: only with SMS_GATEWAY=log")
     logins = load_demo_data()
     db.session.commit()
     click.echo(f"Demo data ready. Staff logins (password: {DEMO_PASSWORD}):")
     for line in logins:
         click.echo("  " + line)
+    if history is None:
+        history = demo.wanted_by_default()
+    if history:
+        click.echo("Demo history:")
+        demo.load_history(utcnow(), click.echo)
+        db.session.commit()
 
 
 @click.command("worker")
