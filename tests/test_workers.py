@@ -203,7 +203,8 @@ def test_two_workers_drain_5000_messages_exactly_once(ctx, fake, spawn, database
     assert_exactly_once(fake, phones)
     assert statuses() == {"sent": 5000}
     requests = send_ids(fake)
-    assert len(requests) == 50 and set(requests.values()) == {1}  # 100 phones a request, each request once
+    # Each request went once. Their number depends on how claims split by language: ≥ 50 of ≤ 100 phones.
+    assert len(requests) >= 50 and set(requests.values()) == {1}
     by_worker = Counter(m.sender for m in fake.sent_messages)
     batches = Counter(r.params.get("sender") for r in fake.requests if r.endpoint == "send")
     print(f"\nwork split: messages {dict(by_worker)}, requests {dict(batches)}")
@@ -260,7 +261,10 @@ def test_sigterm_finishes_the_request_in_flight_and_hands_back_the_rest(ctx, fak
     worker.finish(10)
     print(f"\nexited {time.monotonic() - began:.2f} s after its request in flight was answered")
 
-    assert statuses() == {"sent": 10, "queued": 30}  # the request in flight was recorded; nothing left 'sending'
+    # The requests that went (the one in flight included) were recorded; the rest went back to the queue;
+    # nothing is left 'sending'. How many phones a request held depends on the claim's language split.
+    after = statuses()
+    assert set(after) == {"sent", "queued"} and sum(after.values()) == 40 and after["queued"] >= 20
     sent = db.session.scalars(select(OutboxMessage.phone).where(OutboxMessage.status == "sent")).all()
     db.session.commit()
     assert sorted(m.phone for m in fake.sent_messages) == sorted(digits(p) for p in sent)
