@@ -92,16 +92,23 @@ def claim(now: datetime, limit: int, urgent_only: bool, render: Renderer, gatewa
 
     Rows are locked with SKIP LOCKED, so workers sharing PostgreSQL never claim the same message.
     """
-    query = (
-        select(OutboxMessage)
-        .where(OutboxMessage.status == QUEUED, OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.urgent.desc(), OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    if urgent_only:
-        query = query.where(OutboxMessage.urgent.is_(True))
-    rows = db.session.scalars(query).all()
+    rows = []
+    # Urgent first, then the rest, each oldest first: both read ix_outbox_queued in order, where one
+    # ORDER BY urgent DESC, id sorted the whole backlog on every claim.
+    for urgent in (True,) if urgent_only else (True, False):
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == QUEUED,
+                OutboxMessage.urgent == urgent,  # "= true", which an index can serve; "IS TRUE" cannot
+                OutboxMessage.next_attempt_at <= now,
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit - len(rows))
+            .with_for_update(skip_locked=True)
+        )
+        if len(rows) < limit:
+            rows += db.session.scalars(query).all()
     groups: dict[tuple, list[OutboxMessage]] = defaultdict(list)
     texts: dict[tuple, str] = {}
     for row in rows:

@@ -62,6 +62,14 @@ class OutboxMessage(db.Model):
     __table_args__ = (
         UniqueConstraint("event_id", "subscriber_id", name="uq_outbox_event_subscriber"),
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        # The claim's order, only over the queue: without it each claim sorted the whole backlog.
+        Index(
+            "ix_outbox_queued",
+            "urgent",
+            "id",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
         Index("ix_outbox_batch", "batch_id"),
         Index("ix_outbox_phone_created", "phone", "created_at"),
         # One entry per resident ever: "has this resident been told how to stop?"
