@@ -50,6 +50,8 @@ class Config:
     SMS_PRICE = float(_env("SMS_PRICE", "12.0"))
     SMS_BATCH_SIZE = int(_env("SMS_BATCH_SIZE", "100"))  # phones per send.php request
     SMS_CLAIM_LIMIT = int(_env("SMS_CLAIM_LIMIT", "1000"))  # messages a worker claims at a time
+    # send.php requests one worker keeps on the wire at once; SMSC answers error 9 to 15 or more per login.
+    SMS_SEND_CONCURRENCY = int(_env("SMS_SEND_CONCURRENCY", "4"))
     SMS_DAILY_BUDGET = int(_env("SMS_DAILY_BUDGET", "50000"))  # parts per local day; 0 = no limit
     SMS_MAX_ATTEMPTS = int(_env("SMS_MAX_ATTEMPTS", "5"))
     SMS_STUCK_MINUTES = int(_env("SMS_STUCK_MINUTES", "10"))

@@ -1,14 +1,19 @@
 """The dispatch jobs: claim and commit, call the gateway, record and commit; reconcile every doubt."""
 
+import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from notifier import outbox
 from notifier.db import db
 from notifier.outbox_models import (
+    B_FAILED,
     B_HALTED,
     B_SENDING,
     B_SENT,
@@ -26,6 +31,8 @@ from notifier.sms import base as sms
 from notifier.sms import gateway_for
 from notifier.sms.base import ACCEPTED, HALT, UNCERTAIN, DeliveryStatus, SendResult
 from notifier.timeutil import local_zone
+
+log = logging.getLogger("habarlama.dispatch")
 
 # Set by the worker on SIGTERM: finish the request in flight, hand the rest back to the queue.
 STOP = threading.Event()
@@ -50,9 +57,15 @@ def active_switches(now: datetime) -> list[DispatchSwitch]:
 
 
 def _pause(cause: str, until: datetime, detail: str, now: datetime) -> None:
-    switch = db.session.get(DispatchSwitch, cause) or DispatchSwitch(cause=cause, since=now)
-    switch.paused_until, switch.detail = until, detail[:2000]
-    db.session.add(switch)
+    """Pause dispatch for a cause; an upsert, since several lanes may hit the same error at once."""
+    module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    table = DispatchSwitch.__table__
+    stmt = module.insert(table).values(cause=cause, paused_until=until, detail=detail[:2000], since=now)
+    db.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["cause"], set_={"paused_until": stmt.excluded.paused_until, "detail": stmt.excluded.detail}
+        )
+    )
 
 
 def resume(cause: str | None = None) -> None:
@@ -73,46 +86,101 @@ def _budget_exhausted(now: datetime) -> bool:
     return True
 
 
-def record(batch: SmsBatch, result: SendResult, now: datetime) -> None:
+def record(request: outbox.Claimed, result: SendResult, now: datetime) -> None:
     """Apply a gateway answer to a request and its messages (the caller commits)."""
-    batch.attempts += 1
-    batch.reason, batch.detail = result.reason, result.detail[:2000]
+    attempts = request.attempts + 1
+    common = {"attempts": attempts, "reason": result.reason, "detail": result.detail}
     if result.outcome == ACCEPTED:
-        batch.status, batch.sent_at, batch.parts, batch.cost = B_SENT, now, result.parts, result.cost
-        refused = [p for p, r in result.phones.items() if not r.accepted]
-        for phone in refused:
-            outbox.move(batch, [phone], FAILED, now, result.phones[phone].reason or "refused")
-        outbox.move(batch, None, SENT, now)
+        outbox.update_batch(
+            request.batch_id, status=B_SENT, sent_at=now, parts=result.parts, cost=result.cost, **common
+        )
+        for phone, answer in result.phones.items():
+            if not answer.accepted:
+                outbox.move(request.batch_id, [phone], FAILED, now, answer.reason or "refused")
+        outbox.move(request.batch_id, None, SENT, now, ids=request.ids)
     elif result.outcome == HALT:
-        batch.status = B_HALTED
-        outbox.move(batch, None, QUEUED, now)
+        outbox.update_batch(request.batch_id, status=B_HALTED, **common)
+        outbox.move(request.batch_id, None, QUEUED, now, ids=request.ids)
         minutes = HALT_BACKOFF.get(result.reason, 10)
         _pause(result.reason or "halt", now + timedelta(minutes=minutes), result.detail or result.reason, now)
     elif result.outcome == UNCERTAIN:
         # Never resend blindly: the reconcile job asks the gateway what arrived first.
-        batch.status = B_UNCERTAIN
-        delay = max(60, result.retry_after or 0) * 2 ** min(batch.attempts - 1, 6)
-        batch.next_attempt_at = now + timedelta(seconds=delay)
+        delay = max(60, result.retry_after or 0) * 2 ** min(attempts - 1, 6)
+        outbox.update_batch(
+            request.batch_id, status=B_UNCERTAIN, next_attempt_at=now + timedelta(seconds=delay), **common
+        )
     else:
-        outbox.fail_batch(batch, result.reason, result.detail, now)
+        outbox.update_batch(request.batch_id, status=B_FAILED, **common)
+        outbox.move(request.batch_id, None, FAILED, now, result.reason, ids=request.ids)
 
 
-def _release(batches: list[SmsBatch], now: datetime) -> None:
-    for batch in batches:
-        batch.status = B_HALTED
-        outbox.move(batch, None, QUEUED, now)
+def _release(requests: list[outbox.Claimed], now: datetime) -> None:
+    """Hand claimed requests that were never sent back to the queue."""
+    for request in requests:
+        outbox.update_batch(request.batch_id, status=B_HALTED)
+        outbox.move(request.batch_id, None, QUEUED, now, ids=request.ids)
     db.session.commit()
 
 
-def _send(batch: SmsBatch, phones: list[str], now: datetime) -> SendResult:
-    batch_id = batch.id
-    request_id, text = batch.request_id, batch.text
+def _call(gate, request: outbox.Claimed) -> SendResult:
+    """Send one request; an exception of the client becomes an outcome, so the request is never left hanging."""
+    try:
+        return gate.send(request.request_id, request.phones, request.text)
+    except ValueError as exc:  # refused by the client before anything left: nothing was sent
+        return SendResult(sms.FAILED, "bad_request", str(exc))
+    except Exception as exc:  # we cannot tell whether it left: reconcile, as after a timeout
+        log.exception("request %s: the gateway client failed", request.request_id)
+        return SendResult(UNCERTAIN, "client_error", f"{type(exc).__name__}: {exc}")
+
+
+def _send(request: outbox.Claimed, now: datetime) -> SendResult:
+    """Send one request and record the answer."""
     db.session.commit()  # no transaction stays open across the network call
-    result = gateway().send(request_id, phones, text)
-    batch = db.session.get(SmsBatch, batch_id)
-    record(batch, result, now)
+    result = _call(gateway(), request)
+    record(request, result, now)
     db.session.commit()
     return result
+
+
+def lanes() -> int:
+    """How many requests one worker keeps on the wire: SMS_SEND_CONCURRENCY lanes on PostgreSQL, one on SQLite
+    (a single writer, docs/libraries.md §1)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return 1
+    return max(1, current_app.config["SMS_SEND_CONCURRENCY"])
+
+
+def _lane(now: datetime, urgent_only: bool, halted: threading.Event) -> int:
+    """Claim, send and record, one request at a time, until the queue is empty, a halt or a stop.
+
+    Each lane has its own session and connection; lanes never share a message (SKIP LOCKED), so on
+    PostgreSQL they are several workers in one process: one lane's database writes overlap another's
+    network wait. Return how many requests went to the gateway.
+    """
+    limit = current_app.config["SMS_CLAIM_LIMIT"]
+    render = current_app.extensions["habarlama.render"]
+    texts: dict = {}  # each announcement text is rendered once per lane and run
+    sent = 0
+    while not (STOP.is_set() or halted.is_set()):
+        claimed = outbox.claim(now, limit, urgent_only, render, gateway().name, texts)
+        if not claimed:
+            break
+        for index, request in enumerate(claimed):
+            if STOP.is_set() or halted.is_set():  # finish the request in flight, hand back the rest
+                _release(claimed[index:], now)
+                return sent
+            result = _send(request, now)
+            sent += 1
+            if result.outcome == HALT:
+                halted.set()
+                _release(claimed[index + 1 :], now)
+                return sent
+    return sent
+
+
+def _lane_in_context(app, now: datetime, urgent_only: bool, halted: threading.Event) -> int:
+    with app.app_context():  # its own session, removed at the end
+        return _lane(now, urgent_only, halted)
 
 
 def dispatch(now: datetime) -> int:
@@ -120,28 +188,14 @@ def dispatch(now: datetime) -> int:
     if any(s.cause != BUDGET for s in active_switches(now)):
         return 0
     urgent_only = _budget_exhausted(now)
-    limit = current_app.config["SMS_CLAIM_LIMIT"]
-    render = current_app.extensions["habarlama.render"]
-    sent = 0
-    while not STOP.is_set():
-        batches = outbox.claim(now, limit, urgent_only, render, gateway().name)
-        if not batches:
-            break
-        for index, batch in enumerate(batches):
-            if STOP.is_set():
-                _release(batches[index:], now)
-                return sent
-            phones = outbox.batch_phones(batch)
-            if not phones:
-                continue
-            result = _send(batch, phones, now)
-            sent += 1
-            if result.outcome == HALT:
-                _release(batches[index + 1 :], now)
-                return sent
-        if len(batches) * current_app.config["SMS_BATCH_SIZE"] < limit:
-            break
-    return sent
+    db.session.commit()  # the lanes read with their own connections
+    halted, count = threading.Event(), lanes()
+    if count == 1:
+        return _lane(now, urgent_only, halted)
+    app = current_app._get_current_object()
+    with ThreadPoolExecutor(count, thread_name_prefix="sms-lane") as pool:
+        futures = [pool.submit(_lane_in_context, app, now, urgent_only, halted) for _lane_number in range(count)]
+        return sum(future.result() for future in futures)  # a lane's failure is raised once all have ended
 
 
 def _claim_batches(status: str, now: datetime, limit: int) -> list[SmsBatch]:
@@ -161,11 +215,11 @@ def _claim_batches(status: str, now: datetime, limit: int) -> list[SmsBatch]:
 def apply_status(batch: SmsBatch, status: DeliveryStatus, now: datetime) -> int:
     """Move one message forward from a delivery status; statuses never move back."""
     if status.state == sms.DELIVERED:
-        return outbox.move(batch, [status.phone], DELIVERED, now, from_statuses=(SENDING, SENT))
+        return outbox.move(batch.id, [status.phone], DELIVERED, now, from_statuses=(SENDING, SENT))
     if status.state == sms.UNDELIVERED:
-        return outbox.move(batch, [status.phone], FAILED, now, status.reason, from_statuses=(SENDING, SENT))
+        return outbox.move(batch.id, [status.phone], FAILED, now, status.reason, from_statuses=(SENDING, SENT))
     if status.state != sms.NOT_FOUND:
-        return outbox.move(batch, [status.phone], SENT, now, from_statuses=(SENDING,))
+        return outbox.move(batch.id, [status.phone], SENT, now, from_statuses=(SENDING,))
     return 0
 
 
@@ -174,7 +228,8 @@ def reconcile(now: datetime) -> int:
     done = 0
     max_attempts = current_app.config["SMS_MAX_ATTEMPTS"]
     for batch in _claim_batches(B_UNCERTAIN, now, 20):
-        phones = outbox.batch_phones(batch)
+        request = outbox.pending_request(batch)
+        phones = request.phones
         if not phones:
             batch.status = B_SENT
             db.session.commit()
@@ -189,10 +244,11 @@ def reconcile(now: datetime) -> int:
             if phone not in missing:
                 apply_status(batch, statuses[phone], now)
         if missing and batch.attempts >= max_attempts:
-            outbox.move(batch, missing, FAILED, now, f"gave up after {batch.attempts} attempts: {batch.reason}")
+            outbox.move(batch.id, missing, FAILED, now, f"gave up after {batch.attempts} attempts: {batch.reason}")
             batch.status = B_SENT
         elif missing:
-            _send(batch, missing, now)
+            ids = dict(zip(request.phones, request.ids, strict=True))
+            _send(replace(request, ids=[ids[p] for p in missing], phones=missing), now)
         else:
             batch.status = B_SENT
         db.session.commit()

@@ -3,18 +3,18 @@
 import secrets
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import BigInteger, and_, any_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from notifier import segments
 from notifier.db import db
 from notifier.outbox_models import (
-    B_FAILED,
     B_SENDING,
     DELIVERED,
-    FAILED,
     HELD,
     QUEUED,
     SENDING,
@@ -25,6 +25,7 @@ from notifier.outbox_models import (
 from notifier.quiet import quiet_until
 from notifier.timeutil import local_zone
 
+TABLE = OutboxMessage.__table__
 # Renders the text of an announcement row: (event_id, language, with_stop_hint) -> text.
 Renderer = Callable[[int, str, bool], str]
 
@@ -87,17 +88,44 @@ def _new_request_id() -> str:
     return "h" + secrets.token_hex(12)
 
 
-def claim(now: datetime, limit: int, urgent_only: bool, render: Renderer, gateway: str) -> list[SmsBatch]:
-    """Claim due queued messages into gateway requests (same text, up to SMS_BATCH_SIZE phones); commit.
+@dataclass
+class Claimed:
+    """One gateway request, ready to go: its sms_batches row, our request id, the text and its messages."""
 
-    Rows are locked with SKIP LOCKED, so workers sharing PostgreSQL never claim the same message.
-    """
-    rows = []
-    # Urgent first, then the rest, each oldest first: both read ix_outbox_queued in order, where one
-    # ORDER BY urgent DESC, id sorted the whole backlog on every claim.
+    batch_id: int
+    request_id: str
+    text: str
+    ids: list[int]
+    phones: list[str]
+    attempts: int = 0  # earlier attempts of this request (a reconcile resends after some)
+
+
+def among(column, ids: list[int]):
+    """`column IN ids`; on PostgreSQL one array parameter, so the statement's text stays short and is
+    prepared once, where 100 placeholders made a long text psycopg neither caches nor prepares."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=ARRAY(BigInteger)))
+    return column.in_(ids)
+
+
+def _queued(now: datetime, limit: int, urgent_only: bool) -> list:
+    """Lock up to `limit` due queued messages, urgent first, then the rest, each oldest first."""
+    columns = (
+        OutboxMessage.id,
+        OutboxMessage.phone,
+        OutboxMessage.event_id,
+        OutboxMessage.language,
+        OutboxMessage.with_stop_hint,
+        OutboxMessage.text,
+    )
+    rows: list = []
+    # Both reads follow ix_outbox_queued in order, where one ORDER BY urgent DESC, id sorted the
+    # whole backlog on every claim. Only the columns a request needs: no ORM objects for 1,000 rows.
     for urgent in (True,) if urgent_only else (True, False):
+        if len(rows) >= limit:
+            break
         query = (
-            select(OutboxMessage)
+            select(*columns)
             .where(
                 OutboxMessage.status == QUEUED,
                 OutboxMessage.urgent == urgent,  # "= true", which an index can serve; "IS TRUE" cannot
@@ -107,54 +135,81 @@ def claim(now: datetime, limit: int, urgent_only: bool, render: Renderer, gatewa
             .limit(limit - len(rows))
             .with_for_update(skip_locked=True)
         )
-        if len(rows) < limit:
-            rows += db.session.scalars(query).all()
-    groups: dict[tuple, list[OutboxMessage]] = defaultdict(list)
-    texts: dict[tuple, str] = {}
+        rows += db.session.execute(query).all()
+    return rows
+
+
+def claim(
+    now: datetime, limit: int, urgent_only: bool, render: Renderer, gateway: str, texts: dict | None = None
+) -> list[Claimed]:
+    """Claim due queued messages into gateway requests (same text, up to SMS_BATCH_SIZE phones); commit.
+
+    Rows are locked with SKIP LOCKED, so workers sharing PostgreSQL never claim the same message.
+    `texts` keeps rendered announcement texts between claims of one dispatch run.
+    """
+    texts = {} if texts is None else texts
+    rows = _queued(now, limit, urgent_only)
+    size = current_app.config["SMS_BATCH_SIZE"]
+    groups: dict[tuple, list] = defaultdict(list)
     for row in rows:
         key = (row.event_id, row.language, row.with_stop_hint) if row.text is None else ("text", row.text)
         if key not in texts:
             texts[key] = row.text if row.text is not None else render(row.event_id, row.language, row.with_stop_hint)
         groups[key].append(row)
-    size = current_app.config["SMS_BATCH_SIZE"]
-    batches = []
+    chunks: list[tuple[str, list]] = []
     for key, members in groups.items():
-        text = texts[key]
-        parts = segments.count(text).parts
-        for start in range(0, len(members), size):
-            chunk = members[start : start + size]
-            batch = SmsBatch(request_id=_new_request_id(), gateway=gateway, text=text, status=B_SENDING, created_at=now)
-            db.session.add(batch)
-            db.session.flush()
-            db.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_([m.id for m in chunk]), OutboxMessage.status == QUEUED)
-                .values(status=SENDING, batch_id=batch.id, parts=parts)
-                .execution_options(synchronize_session=False)
-            )
-            batches.append(batch)
-    db.session.commit()
-    return batches
-
-
-def batch_phones(batch: SmsBatch, statuses=(SENDING,)) -> list[str]:
-    """Return the phones of a batch's messages in the given statuses."""
-    return list(
-        db.session.scalars(
-            select(OutboxMessage.phone).where(OutboxMessage.batch_id == batch.id, OutboxMessage.status.in_(statuses))
+        full = len(rows) == limit and len(members) > size
+        # A full claim cut this text's run short: leave its partial tail queued, so the next claim
+        # sends it in a full request with what follows (1,000 requests for 100,000 messages, not 1,100).
+        # A text with fewer than `size` messages is never held back, so nothing waits for ever.
+        end = len(members) - len(members) % size if full else len(members)
+        chunks += [(texts[key], members[start : start + size]) for start in range(0, end, size)]
+    if not chunks:
+        db.session.commit()
+        return []
+    request_ids = [_new_request_id() for _chunk in chunks]
+    created = db.session.execute(
+        insert(SmsBatch).returning(SmsBatch.id, SmsBatch.request_id),
+        [
+            {"request_id": r, "gateway": gateway, "text": text, "status": B_SENDING, "created_at": now}
+            for r, (text, _members) in zip(request_ids, chunks, strict=True)
+        ],
+    ).all()
+    batch_ids = dict((request_id, batch_id) for batch_id, request_id in created)
+    claimed = []
+    for request_id, (text, members) in zip(request_ids, chunks, strict=True):
+        request = Claimed(batch_ids[request_id], request_id, text, [m.id for m in members], [m.phone for m in members])
+        db.session.execute(
+            update(TABLE)
+            .where(among(TABLE.c.id, request.ids), TABLE.c.status == QUEUED)
+            .values(status=SENDING, batch_id=request.batch_id, parts=segments.count(text).parts)
         )
-    )
+        claimed.append(request)
+    db.session.commit()
+    return claimed
+
+
+def pending_request(batch: SmsBatch, statuses=(SENDING,)) -> Claimed:
+    """Return a request's messages in the given statuses, ready to ask about or resend."""
+    rows = db.session.execute(
+        select(OutboxMessage.id, OutboxMessage.phone)
+        .where(OutboxMessage.batch_id == batch.id, OutboxMessage.status.in_(statuses))
+        .order_by(OutboxMessage.id)
+    ).all()
+    ids, phones = [r.id for r in rows], [r.phone for r in rows]
+    return Claimed(batch.id, batch.request_id, batch.text, ids, phones, batch.attempts)
 
 
 def move(
-    batch: SmsBatch,
+    batch_id: int,
     phones: list[str] | None,
     new_status: str,
     now: datetime,
     reason: str = "",
     from_statuses=(SENDING,),
+    ids: list[int] | None = None,
 ) -> int:
-    """Move a batch's messages (all, or those phones) forward; return how many moved."""
+    """Move a request's messages (all, those phones, or those ids) forward; return how many moved."""
     values: dict = {"status": new_status}
     if reason:
         values["reason"] = reason[:60]
@@ -164,15 +219,20 @@ def move(
         values["delivered_at"] = now
     if new_status == QUEUED:
         values.update(batch_id=None, next_attempt_at=now)
-    conditions = [OutboxMessage.batch_id == batch.id, OutboxMessage.status.in_(from_statuses)]
+    # By primary key when the ids are known (the dispatch path): cheaper than the batch_id index.
+    where = [among(TABLE.c.id, ids)] if ids is not None else []
+    conditions = [*where, TABLE.c.batch_id == batch_id, TABLE.c.status.in_(from_statuses)]
     if phones is not None:
-        conditions.append(OutboxMessage.phone.in_(phones))
-    return db.session.execute(
-        update(OutboxMessage).where(and_(*conditions)).values(**values).execution_options(synchronize_session=False)
-    ).rowcount
+        conditions.append(TABLE.c.phone.in_(phones))
+    # Core, not ORM-enabled UPDATE: nothing of these rows lives in the session.
+    return db.session.execute(update(TABLE).where(and_(*conditions)).values(**values)).rowcount
 
 
-def fail_batch(batch: SmsBatch, reason: str, detail: str, now: datetime) -> None:
-    """Mark a request and its unsent messages failed, with the reason staff will read."""
-    batch.status, batch.reason, batch.detail = B_FAILED, reason, detail[:2000]
-    move(batch, None, FAILED, now, reason, from_statuses=(SENDING,))
+def update_batch(batch_id: int, **values) -> None:
+    """Change a request's row without loading it."""
+    if "detail" in values:
+        values["detail"] = values["detail"][:2000]
+    if "reason" in values:
+        values["reason"] = values["reason"][:60]
+    batches = SmsBatch.__table__
+    db.session.execute(update(batches).where(batches.c.id == batch_id).values(**values))

@@ -99,6 +99,7 @@ def test_permanent_errors_fail_with_the_reason_and_are_never_retried(smsc_app, f
 
 @pytest.mark.parametrize(("code", "cause"), [(2, "auth"), (3, "no_money"), (4, "ip_blocked")])
 def test_account_errors_stop_all_dispatch_until_resumed(smsc_app, fake_smsc, code, cause):
+    smsc_app.config["SMS_SEND_CONCURRENCY"] = 1  # one request at a time: the error is the first answer
     fake_smsc.fail_next(code)
     now = utcnow()
     run(now)
@@ -112,6 +113,26 @@ def test_account_errors_stop_all_dispatch_until_resumed(smsc_app, fake_smsc, cod
     run(now + timedelta(minutes=1))
     assert statuses() == {"sent": 3}
     assert received(fake_smsc) == Counter(PHONES)
+
+
+def test_a_halt_stops_every_lane_and_sends_nothing_twice(smsc_app, fake_smsc):
+    if dispatch.lanes() == 1:
+        pytest.skip("one lane on SQLite")
+    # Three requests of one message each, two lanes: one lane's no-money answer stops both.
+    smsc_app.config.update(SMS_BATCH_SIZE=1, SMS_CLAIM_LIMIT=1, SMS_SEND_CONCURRENCY=2)
+    fake_smsc.fail_next(3)  # the first request to arrive
+    now = utcnow()
+    assert run(now) in (1, 2)  # the halted request, and perhaps the other lane's one already on the wire
+    after = statuses()
+    assert after["queued"] >= 2 and after["queued"] + after["sent"] == 3
+    assert sum(received(fake_smsc).values()) == after["sent"] <= 1
+    assert [s.cause for s in dispatch.active_switches(now)] == ["no_money"]
+    assert run(now) == 0  # paused
+    dispatch.resume()
+    db.session.commit()
+    run(now)
+    assert statuses() == {"sent": 3}
+    assert received(fake_smsc) == Counter(PHONES)  # each exactly once
 
 
 def test_a_pause_ends_by_itself_after_the_backoff(smsc_app, fake_smsc):

@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import ssl
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -106,6 +107,8 @@ class SmscGateway:
         self.sender = sender
         self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._auth = {"apikey": apikey} if apikey else {"login": login, "psw": password}
+        self._http: httpx.Client | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config: Mapping) -> "SmscGateway":
@@ -176,27 +179,42 @@ class SmscGateway:
             raise SmscError(UNCERTAIN, "bad_response", str(answer)[:200]) from None
         return sorted((r for r in rows if after_id is None or r.id > after_id), key=lambda r: r.id)
 
+    def _client(self) -> httpx.Client:
+        """Return the gateway's HTTP client: one per gateway, kept alive across calls and shared by the
+        dispatch threads (httpx clients are thread-safe), so requests reuse connections (and TLS sessions)."""
+        with self._lock:
+            if self._http is None:
+                limits = httpx.Limits(max_connections=16, max_keepalive_connections=16, keepalive_expiry=30)
+                self._http = httpx.Client(timeout=self.timeout, verify=_tls_context(), limits=limits)
+            return self._http
+
+    def close(self) -> None:
+        """Close the kept-alive connections."""
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
+                self._http = None
+
     def _call(self, endpoint: str, form: dict) -> object:
         """POST one API call and return the decoded JSON; raise SmscError for every failure."""
         data = {**self._auth, "fmt": "3", "charset": "utf-8", **form}
-        # A client per call leaves nothing to close later; the shared TLS context keeps it cheap.
-        with httpx.Client(timeout=self.timeout, verify=_tls_context()) as http:
-            try:
-                response = http.post(f"{self.base_url}/sys/{endpoint}", data=data)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                # Only failures to connect move to the backup host: the request never reached SMSC.
-                # After a read timeout SMSC may have sent it already, and the backup is another
-                # door to the same account, so resending there could send twice; the caller
-                # reconciles with status() instead (§3).
-                if not self.backup_base_url:
-                    raise _network_error(exc) from None
-                log.warning("SMSC %s unreachable, trying the backup host", urlsplit(self.base_url).hostname)
-                try:
-                    response = http.post(f"{self.backup_base_url}/sys/{endpoint}", data=data)
-                except httpx.HTTPError as exc2:
-                    raise _network_error(exc2) from None
-            except httpx.HTTPError as exc:
+        http = self._client()
+        try:
+            response = http.post(f"{self.base_url}/sys/{endpoint}", data=data)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # Only failures to connect move to the backup host: the request never reached SMSC.
+            # After a read timeout SMSC may have sent it already, and the backup is another
+            # door to the same account, so resending there could send twice; the caller
+            # reconciles with status() instead (§3).
+            if not self.backup_base_url:
                 raise _network_error(exc) from None
+            log.warning("SMSC %s unreachable, trying the backup host", urlsplit(self.base_url).hostname)
+            try:
+                response = http.post(f"{self.backup_base_url}/sys/{endpoint}", data=data)
+            except httpx.HTTPError as exc2:
+                raise _network_error(exc2) from None
+        except httpx.HTTPError as exc:
+            raise _network_error(exc) from None
         return _decode(endpoint, response)
 
 
