@@ -91,6 +91,11 @@ class FakeProcess:
                 raise RuntimeError(f"the fake SMSC process does not answer (exit code {self._process.exitcode})")
         return self._conn.recv()
 
+    @property
+    def pid(self) -> int:
+        """The fake's process id."""
+        return self._process.pid
+
     def config(self) -> dict:
         """Return the SMSC_* settings that point our client at the fake."""
         return {"SMSC_BASE_URL": self.url, "SMSC_LOGIN": LOGIN, "SMSC_PASSWORD": PASSWORD, "SMSC_APIKEY": None}
@@ -110,6 +115,38 @@ class FakeProcess:
         self._process.join(5)
         if self._process.is_alive():
             self._process.kill()
+
+
+# --- CPU of the other processes -------------------------------------------------------------------
+
+
+def _cpu_of(pid: int) -> float:
+    """Return a process's user + system CPU seconds so far (Linux /proc), 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+    return pids
+
+
+@contextlib.contextmanager
+def other_cpu(fake: "FakeProcess", into: dict):
+    """Add the CPU seconds the fake and the local PostgreSQL server spent inside the block to `into`."""
+    pg_before = {pid: _cpu_of(pid) for pid in _postgres_pids()}
+    fake_before = _cpu_of(fake.pid)
+    yield
+    into["fake_cpu_s"] = _cpu_of(fake.pid) - fake_before
+    into["pg_cpu_s"] = sum(_cpu_of(pid) - pg_before.get(pid, 0.0) for pid in _postgres_pids())
 
 
 # --- set-up ---------------------------------------------------------------------------------------
@@ -346,14 +383,16 @@ def delivered_once(event_id: int, at_fake: dict) -> dict:
 def bare_phase(fake: FakeProcess, requests: list, tag: str, client_per_request: bool = False) -> dict:
     """Time the bare client over the requests and check the fake got every message once."""
     mark = fake.mark()
-    seconds, cpu = bare_client(fake.url, requests, tag, client_per_request)
+    others: dict = {}
+    with other_cpu(fake, others):
+        seconds, cpu = bare_client(fake.url, requests, tag, client_per_request)
     received = fake.since(mark)
     messages = sum(len(phones) for _text, phones in requests)
     ok = len(received["phones"]) == len(set(received["phones"])) == messages
     if not ok or received["requests"] != len(requests):
         raise RuntimeError(f"bare client {tag}: the fake got {len(received['phones'])} of {messages} messages")
     log(f"bare client {tag}: {messages:,} messages in {len(requests):,} requests, {seconds:.2f} s")
-    return {"seconds": seconds, "cpu_s": cpu, "messages": messages, "requests": len(requests)}
+    return {"seconds": seconds, "cpu_s": cpu, "messages": messages, "requests": len(requests), **others}
 
 
 def in_process(fake: FakeProcess, timings: Timings, batch_size: int) -> dict:
@@ -365,13 +404,15 @@ def in_process(fake: FakeProcess, timings: Timings, batch_size: int) -> dict:
     before = bare_phase(fake, requests, "before-")
     mark = fake.mark()
     timings.clear()
-    seconds, cpu = run_dispatch(utcnow())
+    others: dict = {}
+    with other_cpu(fake, others):
+        seconds, cpu = run_dispatch(utcnow())
     spent = timings.summary()
     check = delivered_once(event_id, fake.since(mark))
     log(f"our dispatch: {check['rows_sent']:,} sent in {check['requests']:,} requests, {seconds:.2f} s")
     after = bare_phase(fake, requests, "after-")
     per_request = bare_phase(fake, requests, "new-client-", client_per_request=True)
-    ours = {"seconds": seconds, "cpu_s": cpu, "messages": queued, "requests": check["requests"], **spent}
+    ours = {"seconds": seconds, "cpu_s": cpu, "messages": queued, "requests": check["requests"], **spent, **others}
     return {"ours": ours, "bare_before": before, "bare_after": after, "bare_client_per_request": per_request} | {
         "check": check
     }
@@ -421,7 +462,13 @@ def rate(run: dict) -> float:
     return run["messages"] / run["seconds"]
 
 
-HEADER = f"{'messages':>9} {'requests':>9} {'seconds':>8} {'messages/s':>11} {'CPU s':>6}"
+RATES = f"{'messages':>9} {'requests':>9} {'seconds':>8} {'messages/s':>11}"
+HEADER = f"{RATES} {'CPU s':>6} {'fake':>5} {'PG':>5} {'busy':>5}"
+
+
+def busy(run: dict) -> float:
+    """Return how busy the machine's CPUs were with the three processes during a run."""
+    return (run["cpu_s"] + run["fake_cpu_s"] + run["pg_cpu_s"]) / (run["seconds"] * os.cpu_count())
 
 
 def report(results: dict) -> None:
@@ -435,7 +482,8 @@ def report(results: dict) -> None:
     rows += [("bare client, new client per request", r["bare_client_per_request"])]
     for label, run in rows:
         figures = f"{run['messages']:>9,} {run['requests']:>9,} {run['seconds']:>8.2f} {rate(run):>11,.0f}"
-        print(f"{label:<40} {figures} {run['cpu_s']:>6.2f}")
+        cpu = f"{run['cpu_s']:>6.2f} {run['fake_cpu_s']:>5.1f} {run['pg_cpu_s']:>5.1f} {busy(run):>5.0%}"
+        print(f"{label:<40} {figures} {cpu}")
     verdict = "PASS" if ratio >= TARGET else "MISS"
     print(f"ours / bare: {ratio:.2f}×  {verdict} (≥ {TARGET}×; bare = the mean of before and after)")
     if abs(before - after) / max(before, after) > 0.25:
@@ -448,6 +496,12 @@ def report(results: dict) -> None:
     for statement, count, seconds in ours["top_sql"]:
         print(f"  {seconds:6.2f} s {count:>6,}×  {statement}")
     print(f"exactly once, in-process: {_verdict(r['check'])}")
+    per, bare_cpu = 100_000 / ours["messages"], r["bare_after"]["cpu_s"]
+    print(
+        f"CPU seconds per 100,000 messages: ours {ours['cpu_s'] * per:.1f} (bare client {bare_cpu * per:.1f}),"
+        f" PostgreSQL {ours['pg_cpu_s'] * per:.1f}, fake {ours['fake_cpu_s'] * per:.1f}; if every CPU were busy, the"
+        f" floor would be {(ours['cpu_s'] + ours['pg_cpu_s'] + ours['fake_cpu_s']) / os.cpu_count() * per:.1f} s"
+    )
     if "workers" in results:
         report_workers(results["workers"])
     load = results["load_average"]
@@ -457,7 +511,7 @@ def report(results: dict) -> None:
 def report_workers(w: dict) -> None:
     """Print one worker against two, and their exactly-once checks."""
     one, two = w["one"], w["two"]
-    print(f"\n{'worker --once processes':<40} {HEADER[:-7]}")
+    print(f"\n{'worker --once processes':<40} {RATES}")
     for label, run in (("one worker", one), ("two workers", two)):
         split = "+".join(str(n) for n in run["requests_per_worker"])
         print(f"{label:<40} {run['messages']:>9,} {split:>9} {run['seconds']:>8.2f} {rate(run):>11,.0f}")

@@ -234,9 +234,11 @@ def test_worker_killed_mid_dispatch_then_restarted_loses_nothing_and_sends_nothi
     never_sent = [rid for rid, status in batches.items() if status == "sending" and rid not in at_fake]
     assert never_sent
     if lanes == "1":
-        # One request at a time: one sent and recorded, one taken by SMSC but not recorded, two
-        # claimed but never sent (the rest of its claim of 20), and 20 messages never claimed.
-        assert statuses() == {"sent": 5, "sending": 15, "queued": 20}
+        # One request at a time: one sent and recorded, one taken by SMSC but not recorded, the rest
+        # of its claim never sent (a claim of 20 may leave a language's partial tail queued), the
+        # other messages never claimed.
+        after = statuses()
+        assert after["sent"] == 5 and after["sending"] >= 10 and after["sending"] + after["queued"] == 35
     else:
         # Two lanes claimed 20 each: one sent and recorded all of its claim; the other was held on
         # its first or second request, with the rest of its claim never sent.
@@ -273,7 +275,7 @@ def test_sigterm_finishes_the_request_in_flight_and_hands_back_the_rest(ctx, fak
     # The requests that went (the one in flight included) were recorded; the rest went back to the queue;
     # nothing is left 'sending'. How many phones a request held depends on the claim's language split.
     after = statuses()
-    assert set(after) == {"sent", "queued"} and sum(after.values()) == 40 and after["queued"] >= 20
+    assert set(after) == {"sent", "queued"} and sum(after.values()) == 40 and after["queued"] >= 5
     sent = db.session.scalars(select(OutboxMessage.phone).where(OutboxMessage.status == "sent")).all()
     db.session.commit()
     assert sorted(m.phone for m in fake.sent_messages) == sorted(digits(p) for p in sent)
