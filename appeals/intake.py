@@ -15,6 +15,7 @@ from notifier.db import db
 from notifier.directory import District, all_departments, all_districts, districts_by_slugs
 from notifier.errors import ServiceError
 from notifier.inbound_models import HANDLED, NEW, InboundSms
+from notifier.lanes import lane_count, run_lanes
 from notifier.outbox_models import CANCELLED, PENDING_STATUSES, OutboxMessage
 from notifier.sms.smsc import SmscError
 from notifier.webhooks import store_inbound
@@ -281,13 +282,12 @@ def _record_failure(inbound_id: int) -> None:
         db.session.rollback()
 
 
-def process_inbound(now: datetime) -> int:
-    """Handle new inbound SMS, each in its own transaction; a failure leaves that one new for a retry."""
-    ids = list(
-        db.session.scalars(
-            select(InboundSms.id).where(InboundSms.status == NEW).order_by(InboundSms.id).limit(CLAIM_LIMIT)
-        )
-    )
+def _process_lane(lane: int, count: int, now: datetime) -> int:
+    """Handle the new inbound SMS of this lane's share of phones, each in its own transaction."""
+    query = select(InboundSms.id).where(InboundSms.status == NEW)
+    if count > 1:  # lanes split by phone, so each phone's messages stay in order in one lane
+        query = query.where(func.hashtext(InboundSms.phone).op("&")(0x7FFFFFFF) % count == lane)
+    ids = list(db.session.scalars(query.order_by(InboundSms.id).limit(CLAIM_LIMIT)))
     db.session.commit()
     handled = 0
     for inbound_id in ids:
@@ -306,6 +306,15 @@ def process_inbound(now: datetime) -> int:
         handled += 1
         log.info("inbound %s: %s", inbound_id, outcome)
     return handled
+
+
+def process_inbound(now: datetime) -> int:
+    """Handle new inbound SMS, each in its own transaction; a failure leaves that one new for a retry.
+
+    On PostgreSQL APPEAL_INTAKE_LANES threads share the work by phone; other worker processes may
+    run too (each message is claimed with SKIP LOCKED, each phone under an advisory lock).
+    """
+    return sum(run_lanes(lane_count("APPEAL_INTAKE_LANES"), _process_lane, now))
 
 
 def _poll_cursor(now: datetime) -> int | None:

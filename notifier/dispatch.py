@@ -2,7 +2,6 @@
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -12,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from notifier import outbox
 from notifier.db import db
+from notifier.lanes import lane_count, run_lanes
 from notifier.outbox_models import (
     B_FAILED,
     B_HALTED,
@@ -143,19 +143,15 @@ def _send(request: outbox.Claimed, now: datetime) -> SendResult:
 
 
 def lanes() -> int:
-    """How many requests one worker keeps on the wire: SMS_SEND_CONCURRENCY lanes on PostgreSQL, one on SQLite
-    (a single writer, docs/libraries.md §1)."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return 1
-    return max(1, current_app.config["SMS_SEND_CONCURRENCY"])
+    """How many requests one worker keeps on the wire (SMS_SEND_CONCURRENCY; one on SQLite)."""
+    return lane_count("SMS_SEND_CONCURRENCY")
 
 
-def _lane(now: datetime, urgent_only: bool, halted: threading.Event) -> int:
+def _lane(_lane: int, _count: int, now: datetime, urgent_only: bool, halted: threading.Event) -> int:
     """Claim, send and record, one request at a time, until the queue is empty, a halt or a stop.
 
-    Each lane has its own session and connection; lanes never share a message (SKIP LOCKED), so on
-    PostgreSQL they are several workers in one process: one lane's database writes overlap another's
-    network wait. Return how many requests went to the gateway.
+    Lanes never share a message (SKIP LOCKED): one lane's database writes overlap another's network
+    wait. Return how many requests went to the gateway.
     """
     limit = current_app.config["SMS_CLAIM_LIMIT"]
     render = current_app.extensions["habarlama.render"]
@@ -178,24 +174,12 @@ def _lane(now: datetime, urgent_only: bool, halted: threading.Event) -> int:
     return sent
 
 
-def _lane_in_context(app, now: datetime, urgent_only: bool, halted: threading.Event) -> int:
-    with app.app_context():  # its own session, removed at the end
-        return _lane(now, urgent_only, halted)
-
-
 def dispatch(now: datetime) -> int:
     """Send due messages; return how many requests went to the gateway."""
     if any(s.cause != BUDGET for s in active_switches(now)):
         return 0
     urgent_only = _budget_exhausted(now)
-    db.session.commit()  # the lanes read with their own connections
-    halted, count = threading.Event(), lanes()
-    if count == 1:
-        return _lane(now, urgent_only, halted)
-    app = current_app._get_current_object()
-    with ThreadPoolExecutor(count, thread_name_prefix="sms-lane") as pool:
-        futures = [pool.submit(_lane_in_context, app, now, urgent_only, halted) for _lane_number in range(count)]
-        return sum(future.result() for future in futures)  # a lane's failure is raised once all have ended
+    return sum(run_lanes(lanes(), _lane, now, urgent_only, threading.Event()))
 
 
 def _claim_batches(status: str, now: datetime, limit: int) -> list[SmsBatch]:

@@ -281,6 +281,23 @@ def test_concurrent_workers_handle_each_sms_once_and_each_phone_in_order(app, cl
     assert all(len(replies(app, phone)) == 3 for phone in phones)
 
 
+@postgres_only
+def test_one_run_splits_the_work_by_phone_over_lanes_and_keeps_each_phone_in_order(app, client, caplog):
+    app.config["APPEAL_INTAKE_LANES"] = 3
+    phones = [f"+7701000{n:04d}" for n in range(12)]
+    for phone in phones:
+        with app.app_context():
+            create_subscriber(phone)
+        for word in ("STOP", "START", "STOP", "START"):
+            text_us(client, phone, word)
+    with caplog.at_level(logging.INFO, logger="habarlama.intake"):
+        assert work(app, utcnow()) == 48  # one run: no lane waits for another's phone
+    assert count(app, InboundSms, InboundSms.status == "new") == 0
+    assert all(subscriber(app, phone)[0] == "active" for phone in phones)  # the last word was START
+    lanes = {record.threadName for record in caplog.records if record.getMessage().startswith("inbound ")}
+    assert len(lanes) == 3  # every lane had phones of its own
+
+
 def test_loop_guard_limits_automatic_replies_per_hour(app, client):
     now = utcnow()
     for minute in range(6):
