@@ -62,7 +62,7 @@ class Config:
     APPEAL_FORWARD_DAYS = int(_env("APPEAL_FORWARD_DAYS", "3"))
     APPEAL_THREAD_DAYS = int(_env("APPEAL_THREAD_DAYS", "7"))  # later messages join the open appeal
     APPEAL_AUTO_REPLIES_PER_HOUR = int(_env("APPEAL_AUTO_REPLIES_PER_HOUR", "5"))  # per number: keyword answers, acks
-    APPEAL_INTAKE_LANES = int(_env("APPEAL_INTAKE_LANES", "2"))  # threads handling inbound SMS (PostgreSQL)
+    APPEAL_INTAKE_LANES = int(_env("APPEAL_INTAKE_LANES", "4"))  # threads handling inbound SMS (PostgreSQL)
     APPEAL_INBOUND_POLL_HOURS = int(_env("APPEAL_INBOUND_POLL_HOURS", "24"))  # get_answers look-back window
     # The poll re-reads from before the ids stored in the last N minutes: a callback lost just before a
     # later one got through would otherwise sit below the cursor for ever.
