@@ -135,6 +135,21 @@ def test_a_halt_stops_every_lane_and_sends_nothing_twice(smsc_app, fake_smsc):
     assert received(fake_smsc) == Counter(PHONES)  # each exactly once
 
 
+def test_a_client_failure_leaves_the_request_uncertain_then_reconciles_it(smsc_app, fake_smsc, caplog):
+    good = smsc_app.config["SMSC_BASE_URL"]
+    smsc_app.config["SMSC_BASE_URL"] = good.replace("http://127.0.0.1:", "http://127.0.0.1:1:")  # httpx: InvalidURL
+    now = utcnow()
+    assert run(now) == 2  # both requests tried; neither left, but we cannot know that from an exception
+    assert statuses() == {"sending": 3} and fake_smsc.sent_messages == []
+    batches = db.session.scalars(select(SmsBatch)).all()
+    assert {(b.status, b.reason) for b in batches} == {("uncertain", "client_error")}
+    assert "the gateway client failed" in caplog.text
+    smsc_app.config["SMSC_BASE_URL"] = good  # fixed: the next reconcile asks, then sends what never arrived
+    assert reconcile(fake_smsc, now + timedelta(minutes=2)) == 2
+    assert statuses() == {"sent": 3}
+    assert received(fake_smsc) == Counter(PHONES)
+
+
 def test_a_pause_ends_by_itself_after_the_backoff(smsc_app, fake_smsc):
     fake_smsc.fail_next(4)
     now = utcnow()
