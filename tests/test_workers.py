@@ -260,7 +260,9 @@ def test_sigterm_finishes_the_request_in_flight_and_hands_back_the_rest(ctx, fak
     phones = add_subscribers(40)
     publish_water()
     fake.hold_send = 2
-    worker = spawn(**SMALL)  # the full scheduler: dispatch runs every 3 s
+    # The held request must still be waiting when the signals come: a 0.5 s read timeout would make it
+    # uncertain (left sending for the reconcile), which is right but not what this test is about.
+    worker = spawn(SMSC_READ_TIMEOUT="10", **SMALL)  # the full scheduler: dispatch runs every 3 s
     wait_until(lambda: fake.held.is_set() or not worker.running, 60, "the second send request")
     assert fake.held.is_set(), worker.output()
     worker.process.send_signal(signal.SIGTERM)
