@@ -147,7 +147,7 @@ def lanes() -> int:
     return lane_count("SMS_SEND_CONCURRENCY")
 
 
-def _lane(_lane: int, _count: int, now: datetime, urgent_only: bool, halted: threading.Event) -> int:
+def _lane(_index: int, _count: int, now: datetime, urgent_only: bool, halted: threading.Event) -> int:
     """Claim, send and record, one request at a time, until the queue is empty, a halt or a stop.
 
     Lanes never share a message (SKIP LOCKED): one lane's database writes overlap another's network

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from notifier import dispatch
+from notifier import dispatch, outbox
 from notifier.db import db, utcnow
 from notifier.outbox_models import OutboxMessage, SmsBatch
 from tests.factories import create_announcement, create_subscriber
@@ -148,6 +148,21 @@ def test_a_client_failure_leaves_the_request_uncertain_then_reconciles_it(smsc_a
     assert reconcile(fake_smsc, now + timedelta(minutes=2)) == 2
     assert statuses() == {"sent": 3}
     assert received(fake_smsc) == Counter(PHONES)
+
+
+def test_a_full_claim_leaves_a_partial_tail_for_the_next_full_request(smsc_app):
+    smsc_app.config.update(SMS_BATCH_SIZE=2)
+    now = utcnow()
+    for n in range(5):
+        outbox.enqueue(f"+7702000000{n}", "Одинаковый текст", "ru", "appeal_reply", now, urgent=True)
+    outbox.enqueue("+77020000009", "Другой текст", "ru", "appeal_reply", now, urgent=True)
+    db.session.commit()
+    sizes = []
+    while claimed := outbox.claim(now, 3, True, lambda *key: "", "smsc"):
+        sizes += [(request.text, len(request.phones)) for request in claimed]
+    # Cut at every third row the first text would go 2+1+2; its tails wait for the next claim instead.
+    # The other text, shorter than a request, is never held back.
+    assert sizes == [("Одинаковый текст", 2), ("Одинаковый текст", 2), ("Одинаковый текст", 1), ("Другой текст", 1)]
 
 
 def test_a_pause_ends_by_itself_after_the_backoff(smsc_app, fake_smsc):

@@ -188,13 +188,6 @@ class SmscGateway:
                 self._http = httpx.Client(timeout=self.timeout, verify=_tls_context(), limits=limits)
             return self._http
 
-    def close(self) -> None:
-        """Close the kept-alive connections."""
-        with self._lock:
-            if self._http is not None:
-                self._http.close()
-                self._http = None
-
     def _call(self, endpoint: str, form: dict) -> object:
         """POST one API call and return the decoded JSON; raise SmscError for every failure."""
         data = {**self._auth, "fmt": "3", "charset": "utf-8", **form}
