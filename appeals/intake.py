@@ -2,17 +2,26 @@
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, update
+from sqlalchemy import text as sql
 
 from appeals import keywords, service
 from appeals.keywords import CHOICE, CODE, HELP, REPLIES, START, STOP, SUBSCRIBE, Keyword
+from appeals.models import Appeal
 from notifier import dispatch, outbox
-from notifier.db import db
-from notifier.directory import District, all_departments, all_districts, districts_by_slugs
+from notifier.db import among, db
+from notifier.directory import (
+    Department,
+    District,
+    all_departments,
+    all_districts,
+    departments_by_slug,
+    districts_by_slugs,
+)
 from notifier.errors import ServiceError
 from notifier.inbound_models import HANDLED, NEW, InboundSms
 from notifier.lanes import lane_count, run_lanes
@@ -28,9 +37,36 @@ log = logging.getLogger("habarlama.intake")
 PURPOSES = {kind: f"kw_{kind}" for kind in (STOP, START, HELP, SUBSCRIBE, CODE, CHOICE)}
 AUTO_REPLY_PURPOSES = (*PURPOSES.values(), "appeal_ack")
 CHOICE_PURPOSE, CHOICE_TTL, MAX_CHOICES = "choice", timedelta(hours=1), 9
-CLAIM_LIMIT = 200
+BATCH = 100  # messages handled in one transaction, each from a different phone
+SCAN_LIMIT = 500  # new messages a lane looks at to fill a batch
+ROUNDS = 5  # batches a lane handles per run before the worker's other jobs get their turn
 PHONE_LOCKS = 7301  # advisory-lock namespace: one worker at a time per resident's phone (PostgreSQL)
+LOCK_PHONES = sql(
+    "SELECT p FROM unnest(CAST(:phones AS text[])) AS p WHERE pg_try_advisory_xact_lock(:ns, hashtext(p))"
+)
 FAILURES = "_failures"  # kept in the row's raw payload: how often handling it failed
+
+
+@dataclass
+class Draft:
+    """A new appeal waiting for its id (one INSERT for a whole batch), then numbered and acknowledged."""
+
+    appeal: Appeal
+    text: str
+    inbound_id: int
+    withheld: str  # why its acknowledgement is not sent, if it is not
+
+
+@dataclass
+class Batch:
+    """Messages of different phones handled in one transaction: what is known of their phones, read for
+    all of them at once, and the new appeals that will be inserted together."""
+
+    now: datetime
+    senders: dict[str, service.Sender]
+    replies: dict[str, list[str]]  # purposes of the automatic SMS queued to each phone in the last hour, newest first
+    departments: dict[str, Department]
+    drafts: list[Draft] = field(default_factory=list)
 
 
 @dataclass
@@ -40,10 +76,25 @@ class Turn:
     phone: str
     text: str
     keyword: Keyword | None
-    now: datetime
-    subscriber: Subscriber | None
     language: str
     may_reply: bool
+    batch: Batch
+
+    @property
+    def now(self) -> datetime:
+        return self.batch.now
+
+    @property
+    def sender(self) -> service.Sender:
+        return self.batch.senders[self.phone]
+
+    @property
+    def subscriber(self) -> Subscriber | None:
+        return self.sender.subscriber
+
+    @property
+    def replies(self) -> list[str]:
+        return self.batch.replies[self.phone]
 
     def reply(self, key: str, language: str | None = None, always: bool = False, **values) -> None:
         """Queue one automatic answer, unless this number has had its share this hour."""
@@ -53,20 +104,27 @@ class Turn:
         language = language or self.language
         url = current_app.config["PUBLIC_BASE_URL"] + "/subscribe"
         text = REPLIES[language][key].format(url=url, **values)
-        outbox.enqueue(self.phone, text, language, PURPOSES[self.keyword.kind], self.now, urgent=True)
+        purpose = PURPOSES[self.keyword.kind]
+        db.session.add(outbox.new_message(self.phone, text, language, purpose, self.now, urgent=True))
+        self.replies.insert(0, purpose)
 
 
 def _names(districts: list[District], language: str) -> str:
     return ", ".join(d.name(language) for d in districts)
 
 
-def _replies_this_hour(phone: str, purposes, now: datetime) -> list[str]:
-    """Return the purposes of the automatic SMS queued to the phone in the last hour, newest first."""
-    query = select(OutboxMessage.purpose).where(OutboxMessage.phone == phone, OutboxMessage.purpose.in_(purposes))
-    since = OutboxMessage.created_at > now - timedelta(hours=1)
-    return list(
-        db.session.scalars(query.where(since, OutboxMessage.status != CANCELLED).order_by(OutboxMessage.id.desc()))
+def _recent_replies(phones: list[str], now: datetime) -> dict[str, list[str]]:
+    """Return, per phone, the purposes of the automatic SMS queued to it in the last hour, newest first."""
+    found = {phone: [] for phone in phones}
+    rows = db.session.execute(
+        select(OutboxMessage.phone, OutboxMessage.purpose)
+        .where(among(OutboxMessage.phone, phones), OutboxMessage.purpose.in_(AUTO_REPLY_PURPOSES))
+        .where(OutboxMessage.created_at > now - timedelta(hours=1), OutboxMessage.status != CANCELLED)
+        .order_by(OutboxMessage.id.desc())
     )
+    for phone, purpose in rows:
+        found[phone].append(purpose)
+    return found
 
 
 def _cancel_pending(phone: str, purpose: str, reason: str) -> None:
@@ -90,7 +148,7 @@ def _stop(turn: Turn) -> str:
         subscriber.status, subscriber.stopped_at = STOPPED, turn.now
     # Announcement SMS still held for the quiet hours would reach them after they said stop.
     _cancel_pending(turn.phone, "announcement", "stopped")
-    last = _replies_this_hour(turn.phone, (PURPOSES[STOP], PURPOSES[START]), turn.now)[:1]
+    last = [purpose for purpose in turn.replies if purpose in (PURPOSES[STOP], PURPOSES[START])][:1]
     if last != [PURPOSES[STOP]]:  # a repeated STOP within the hour is not confirmed twice
         # Opt-out is always confirmed (PRODUCT.md); repeats within the hour are not, so no loop.
         turn.reply("stopped" if subscriber is not None else "stopped_unknown", always=True)
@@ -198,10 +256,14 @@ def _confirm(turn: Turn) -> str | None:
 
 
 def _appeal(turn: Turn, inbound_id: int) -> str:
-    appeal, is_new = service.register(turn.phone, turn.text, turn.now, "sms", inbound_id=inbound_id)
-    if is_new and not turn.may_reply:  # registered all the same; only the acknowledgement is held back
-        _cancel_pending(turn.phone, "appeal_ack", "auto_reply_limit")
-    return "appeal" if is_new else "appeal_message"
+    """Add the message to the phone's open appeal, or draft a new one (the batch numbers it)."""
+    if turn.sender.open_appeal is not None:
+        service.add_to_thread(turn.sender.open_appeal, turn.text, turn.now, inbound_id)
+        return "appeal_message"
+    appeal = service.draft(turn.phone, turn.text, turn.now, "sms", turn.sender, departments=turn.batch.departments)
+    # Registered all the same past the hourly limit; only the acknowledgement is held back.
+    turn.batch.drafts.append(Draft(appeal, turn.text, inbound_id, "" if turn.may_reply else "auto_reply_limit"))
+    return "appeal"
 
 
 HANDLERS = {STOP: _stop, START: _start, HELP: _help, SUBSCRIBE: _subscribe, CHOICE: _choose, CODE: _confirm}
@@ -217,13 +279,8 @@ def _overtaken(inbound: InboundSms) -> bool:
     return db.session.scalar(newer.limit(1)) is not None
 
 
-def handle(inbound: InboundSms, now: datetime) -> str:
-    """Answer a keyword, or register the message as an appeal; return what happened. The caller commits."""
-    try:
-        phone = normalize(inbound.phone)
-    except PhoneError as err:
-        log.info("inbound %s from %s ignored: not a KZ mobile (%s)", inbound.id, mask(inbound.phone), err.reason)
-        return "ignored_sender"
+def handle(inbound: InboundSms, phone: str, batch: Batch) -> str:
+    """Answer a keyword, or add the message to an appeal; return what happened. The caller commits."""
     text = (inbound.text or "").strip()
     if not text or keywords.looks_automatic(text):
         log.info("inbound %s from %s ignored: automatic or empty", inbound.id, mask(phone))
@@ -232,43 +289,82 @@ def handle(inbound: InboundSms, now: datetime) -> str:
     if keyword and keyword.kind in (START, SUBSCRIBE, CHOICE, CODE) and _overtaken(inbound):
         log.info("inbound %s from %s not applied: a later message was handled first", inbound.id, mask(phone))
         return "overtaken"
-    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.phone == phone).with_for_update())
+    subscriber = batch.senders[phone].subscriber
     if subscriber is not None:
         language = subscriber.language
     else:
         kazakh = keywords.has_kazakh_letters(text) or (keyword is not None and keyword.language == "kk")
         language = "kk" if kazakh else "ru"
-    limit = current_app.config["APPEAL_AUTO_REPLIES_PER_HOUR"]
-    may_reply = len(_replies_this_hour(phone, AUTO_REPLY_PURPOSES, now)) < limit
-    turn = Turn(phone, text, keyword, now, subscriber, language, may_reply)
+    may_reply = len(batch.replies[phone]) < current_app.config["APPEAL_AUTO_REPLIES_PER_HOUR"]
+    turn = Turn(phone, text, keyword, language, may_reply, batch)
     outcome = HANDLERS[keyword.kind](turn) if keyword else None
     return outcome or _appeal(turn, inbound.id)
 
 
-def _claim(inbound_id: int) -> InboundSms | None:
-    """Take one new SMS for this transaction, or None when another worker has it or an older one comes first."""
-    row = db.session.scalar(
+def _answer(rows: list[InboundSms], now: datetime) -> list[tuple[int, str]]:
+    """Handle messages from different phones together: each phone's state is read for all of them at once,
+    and their new appeals are inserted, numbered and acknowledged together. The caller commits."""
+    outcomes, senders = [], {}
+    for row in rows:
+        try:
+            senders[row.id] = normalize(row.phone)
+        except PhoneError as err:
+            log.info("inbound %s from %s ignored: not a KZ mobile (%s)", row.id, mask(row.phone), err.reason)
+            outcomes.append((row.id, "ignored_sender"))
+    # Stored phones are "+" and digits (store_inbound): E.164 itself for every valid number, so a
+    # batch's distinct stored phones are distinct residents.
+    phones = list(senders.values())
+    batch = Batch(now, service.senders(phones, now, lock=True), _recent_replies(phones, now), departments_by_slug())
+    for row in rows:
+        if row.id in senders:
+            outcomes.append((row.id, handle(row, senders[row.id], batch)))
+    if batch.drafts:
+        db.session.flush()  # one INSERT gives every new appeal its id, hence its number
+        for draft in batch.drafts:
+            service.file(draft.appeal, draft.text, now, draft.inbound_id, withheld=draft.withheld)
+    return outcomes
+
+
+def _take(ids: list[int]) -> list[InboundSms]:
+    """Claim the messages of `ids` that are new, not another worker's, and first in their phone's line.
+
+    Locks them (SKIP LOCKED) and the phones (advisory locks, PostgreSQL) and marks them handled; the
+    caller commits, or rolls back and they are new again.
+    """
+    rows = db.session.scalars(
         select(InboundSms)
-        .where(InboundSms.id == inbound_id, InboundSms.status == NEW)
+        .where(among(InboundSms.id, ids), InboundSms.status == NEW)
+        .order_by(InboundSms.id)
         .with_for_update(skip_locked=True)
-    )
-    if row is None:
-        return None
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    lock = select(func.pg_try_advisory_xact_lock(PHONE_LOCKS, func.hashtext(row.phone)))
-    if postgres and not db.session.scalar(lock):  # one worker per phone at a time
-        return None
+    ).all()
+    if rows and db.session.get_bind().dialect.name == "postgresql":  # one worker per phone at a time
+        phones = sorted({row.phone for row in rows})
+        locked = set(db.session.scalars(LOCK_PHONES, {"phones": phones, "ns": PHONE_LOCKS}))
+        rows = [row for row in rows if row.phone in locked]
+    if not rows:
+        return []
     # Oldest first, per phone: STOP then START must not swap. Only a message that already failed
     # (see _record_failure) lets later ones past, so a broken one never holds up a STOP.
-    older = db.session.scalars(
-        select(InboundSms.raw).where(InboundSms.phone == row.phone, InboundSms.status == NEW, InboundSms.id < row.id)
+    first = {row.phone: row.id for row in reversed(rows)}
+    older = db.session.execute(
+        select(InboundSms.phone, InboundSms.id, InboundSms.raw).where(
+            among(InboundSms.phone, list(first)), InboundSms.status == NEW, InboundSms.id < max(first.values())
+        )
     )
-    if any(not (raw or {}).get(FAILURES) for raw in older):
-        return None
-    moved = db.session.execute(
-        update(InboundSms).where(InboundSms.id == inbound_id, InboundSms.status == NEW).values(status=HANDLED)
-    ).rowcount
-    return row if moved == 1 else None
+    blocked = {phone for phone, row_id, raw in older if row_id < first[phone] and not (raw or {}).get(FAILURES)}
+    rows = [row for row in rows if row.phone not in blocked]
+    if not rows:
+        return []
+    moved = set(
+        db.session.scalars(
+            update(InboundSms)
+            .where(among(InboundSms.id, [row.id for row in rows]), InboundSms.status == NEW)
+            .values(status=HANDLED)
+            .returning(InboundSms.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    return [row for row in rows if row.id in moved]
 
 
 def _record_failure(inbound_id: int) -> None:
@@ -282,34 +378,59 @@ def _record_failure(inbound_id: int) -> None:
         db.session.rollback()
 
 
+def _handle_batch(ids: list[int], now: datetime) -> int:
+    """Handle the messages in one transaction; if that fails, each in its own, so one bad message
+    only fails itself (it stays new, its failure counted, and is retried)."""
+    try:
+        outcomes = _answer(_take(ids), now)
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        if len(ids) > 1:
+            log.warning("a batch of %d inbound SMS failed (%r); handling them one by one", len(ids), exc)
+            return sum(_handle_batch([inbound_id], now) for inbound_id in ids)
+        log.exception("inbound %s not handled; it stays new and is retried", ids[0])
+        _record_failure(ids[0])
+        return 0
+    for inbound_id, outcome in outcomes:
+        log.info("inbound %s: %s", inbound_id, outcome)
+    return len(outcomes)
+
+
+def _plan(rows, tried: set[int]) -> tuple[list[int], list[int]]:
+    """Split scanned (id, phone, raw) rows, oldest first, into a batch holding each phone's first message,
+    and the messages that failed before, retried one at a time (they hold up nobody, see _take).
+    Messages tried earlier in this run wait for the next."""
+    batch, retry, phones = [], [], set()
+    for row_id, phone, raw in rows:
+        if row_id in tried:
+            continue
+        if (raw or {}).get(FAILURES):
+            retry.append(row_id)
+        elif phone not in phones and len(batch) < BATCH:
+            phones.add(phone)
+            batch.append(row_id)
+    return batch, retry
+
+
 def _process_lane(lane: int, count: int, now: datetime) -> int:
-    """Handle the new inbound SMS of this lane's share of phones, each in its own transaction."""
-    query = select(InboundSms.id).where(InboundSms.status == NEW)
+    """Handle the new inbound SMS of this lane's share of phones, a batch (one per phone) at a time."""
+    query = select(InboundSms.id, InboundSms.phone, InboundSms.raw).where(InboundSms.status == NEW)
     if count > 1:  # lanes split by phone, so each phone's messages stay in order in one lane
         query = query.where(func.hashtext(InboundSms.phone).op("&")(0x7FFFFFFF) % count == lane)
-    ids = list(db.session.scalars(query.order_by(InboundSms.id).limit(CLAIM_LIMIT)))
-    db.session.commit()
-    handled = 0
-    for inbound_id in ids:
-        try:
-            row = _claim(inbound_id)
-            if row is None:
-                db.session.rollback()
-                continue
-            outcome = handle(row, now)
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            log.exception("inbound %s not handled; it stays new and is retried", inbound_id)
-            _record_failure(inbound_id)
-            continue
-        handled += 1
-        log.info("inbound %s: %s", inbound_id, outcome)
+    handled, tried = 0, set()
+    for _round in range(ROUNDS):
+        batch, retry = _plan(db.session.execute(query.order_by(InboundSms.id).limit(SCAN_LIMIT)).all(), tried)
+        db.session.commit()
+        if not (batch or retry):
+            break
+        tried.update(batch, retry)
+        handled += (_handle_batch(batch, now) if batch else 0) + sum(_handle_batch([i], now) for i in retry)
     return handled
 
 
 def process_inbound(now: datetime) -> int:
-    """Handle new inbound SMS, each in its own transaction; a failure leaves that one new for a retry.
+    """Handle new inbound SMS in batches, each in its own transaction; a failure leaves that one new for a retry.
 
     On PostgreSQL APPEAL_INTAKE_LANES threads share the work by phone; other worker processes may
     run too (each message is claimed with SKIP LOCKED, each phone under an advisory lock).

@@ -1,10 +1,12 @@
 """Appeals: registration, threading and linking, the transition table, replies and deadlines."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from announcements.models import AnnouncementEvent
 from appeals import deadlines, texts
@@ -23,8 +25,8 @@ from appeals.models import (
 from appeals.routing import guess_department
 from notifier import outbox
 from notifier.auth import ADMIN, OPERATOR, StaffUser
-from notifier.db import db
-from notifier.directory import Department, department_by_slug
+from notifier.db import among, db
+from notifier.directory import Department, department_by_slug, departments_by_slug
 from notifier.errors import ServiceError, forbidden, not_found
 from notifier.outbox_models import DELIVERED, SENT, OutboxMessage
 from subscribers.models import Subscriber
@@ -89,48 +91,123 @@ def _move(appeal: Appeal, action: str, now: datetime, **values) -> str:
     return old
 
 
-def _language_of(phone: str, text: str) -> str:
-    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.phone == phone))
-    if subscriber:
-        return subscriber.language
-    return "kk" if any(ch in text.lower() for ch in "әғқңөұүһі") else "ru"
+@dataclass
+class Sender:
+    """What registering a resident's SMS needs to know of their phone."""
+
+    subscriber: Subscriber | None = None
+    open_appeal: Appeal | None = None  # the latest one still in the threading window
+    recent_event: AnnouncementEvent | None = None  # whose SMS the phone got in the last 72 hours
 
 
-def _recent_announcement(phone: str, now: datetime) -> AnnouncementEvent | None:
-    """Return the announcement event whose SMS this phone got in the last 72 hours, if any."""
-    return db.session.scalar(
-        select(AnnouncementEvent)
-        .join(OutboxMessage, OutboxMessage.event_id == AnnouncementEvent.id)
+def senders(phones: list[str], now: datetime, lock: bool = False) -> dict[str, Sender]:
+    """Look up the subscriber, open appeal and recent announcement SMS of each phone: three queries for all.
+
+    `lock` takes the subscribers FOR UPDATE, for a caller that may change them (keywords).
+    """
+    found = {phone: Sender() for phone in phones}
+    subscribers = select(Subscriber).where(among(Subscriber.phone, phones)).options(selectinload(Subscriber.districts))
+    for subscriber in db.session.scalars(subscribers.with_for_update(of=Subscriber) if lock else subscribers):
+        found[subscriber.phone].subscriber = subscriber
+    window = now - timedelta(days=current_app.config["APPEAL_THREAD_DAYS"])
+    appeals = db.session.scalars(
+        select(Appeal)
+        .where(among(Appeal.phone, phones), Appeal.status != REJECTED, Appeal.last_message_at >= window)
+        .order_by(Appeal.last_message_at, Appeal.id)
+    )
+    for appeal in appeals:  # oldest first: the latest one is left
+        found[appeal.phone].open_appeal = appeal
+    events = db.session.execute(
+        select(OutboxMessage.phone, AnnouncementEvent)
+        .join(AnnouncementEvent, OutboxMessage.event_id == AnnouncementEvent.id)
         .where(
-            OutboxMessage.phone == phone,
+            among(OutboxMessage.phone, phones),
             OutboxMessage.status.in_((SENT, DELIVERED)),
             OutboxMessage.sent_at >= now - LINK_WINDOW,
         )
-        .order_by(OutboxMessage.sent_at.desc())
-        .limit(1)
+        .order_by(OutboxMessage.sent_at, OutboxMessage.id)
     )
+    for phone, event in events:
+        found[phone].recent_event = event
+    return found
 
 
-def open_appeal_of(phone: str, now: datetime) -> Appeal | None:
-    """Return the phone's latest appeal still in the threading window (APPEAL_THREAD_DAYS), if any."""
-    window = now - timedelta(days=current_app.config["APPEAL_THREAD_DAYS"])
-    return db.session.scalar(
-        select(Appeal)
-        .where(Appeal.phone == phone, Appeal.status != REJECTED, Appeal.last_message_at >= window)
-        .order_by(Appeal.last_message_at.desc())
-        .limit(1)
-    )
-
-
-def _district_for(phone: str, announcement) -> int | None:
+def _district_for(subscriber: Subscriber | None, announcement) -> int | None:
     if announcement is None:
         return None
-    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.phone == phone))
-    if subscriber:
-        for district in subscriber.districts:
-            if district in announcement.districts:
-                return district.id
+    for district in subscriber.districts if subscriber else ():
+        if district in announcement.districts:
+            return district.id
     return announcement.districts[0].id if announcement.districts else None
+
+
+def add_to_thread(appeal: Appeal, text: str, now: datetime, inbound_id: int | None = None) -> None:
+    """Add a resident's further message to their appeal; an answered or resolved one reopens."""
+    db.session.add(AppealMessage(appeal_id=appeal.id, direction="in", text=text, at=now, inbound_id=inbound_id))
+    appeal.last_message_at = now
+    if appeal.status in CLOSED_STATUSES:
+        old = _move(appeal, "reopen", now, closed_at=None)
+        _record(appeal, "reopened", None, now, {"status": old}, {"status": IN_PROGRESS}, _("The resident replied."))
+
+
+def draft(
+    phone: str,
+    text: str,
+    now: datetime,
+    channel: str,
+    sender: Sender,
+    staff: StaffUser | None = None,
+    department: Department | None = None,
+    departments: dict[str, Department] | None = None,
+) -> Appeal:
+    """Build a new appeal, routed by the announcement the phone answers or by its words; add it to the session.
+
+    It has no id nor number until flushed; `file` completes it. Drafts of a batch, given the departments by
+    slug, query nothing, so nothing flushes them one by one: they go in one INSERT.
+    """
+    event = sender.recent_event if channel == "sms" else None
+    announcement = event.announcement if event else None
+    if department is None and announcement is not None:
+        department = announcement.department
+    elif department is None:
+        departments = departments if departments is not None else departments_by_slug()
+        department = departments.get(guess_department(text) or "")
+    subscriber = sender.subscriber
+    kazakh = any(ch in text.lower() for ch in "әғқңөұүһі")
+    appeal = Appeal(
+        phone=phone, language=subscriber.language if subscriber else ("kk" if kazakh else "ru"), channel=channel,
+        status=NEW, department=department,
+        district_id=_district_for(subscriber, announcement),
+        announcement_id=announcement.id if announcement else None,
+        registered_by_id=staff.id if staff else None,
+        summary=text[:500], created_at=now, last_message_at=now, due_at=deadlines.answer_due(now),
+    )  # fmt: skip
+    db.session.add(appeal)
+    return appeal
+
+
+def file(
+    appeal: Appeal,
+    text: str,
+    now: datetime,
+    inbound_id: int | None = None,
+    staff: StaffUser | None = None,
+    acknowledge: bool = True,
+    withheld: str = "",
+) -> None:
+    """Number a flushed draft, store its first message and history, and queue the acknowledgement.
+
+    `acknowledge` is False for a landline caller an operator registers (no SMS can reach them);
+    `withheld` names why the acknowledgement is stored cancelled instead of sent.
+    """
+    appeal.number = f"{now.astimezone(deadlines.local_zone()):%y}-{appeal.id:06d}"
+    db.session.add(AppealMessage(appeal_id=appeal.id, direction="in", text=text, at=now, inbound_id=inbound_id))
+    department = appeal.department
+    where = {"department": department.slug if department else None, "announcement": appeal.announcement_id}
+    _record(appeal, "registered", staff, now, new={**where, "channel": appeal.channel})
+    if acknowledge:
+        ack = texts.acknowledgement(appeal, now)
+        db.session.add(outbox.new_message(appeal.phone, ack, appeal.language, "appeal_ack", now, True, withheld))
 
 
 def register(
@@ -144,34 +221,14 @@ def register(
     acknowledge: bool = True,
 ) -> tuple[Appeal, bool]:
     """Thread a resident's message into their open appeal, or open a new one; return (appeal, is_new)."""
-    appeal = open_appeal_of(phone, now) if channel == "sms" else None
-    if appeal is not None:
-        db.session.add(AppealMessage(appeal=appeal, direction="in", text=text, at=now, inbound_id=inbound_id))
-        appeal.last_message_at = now
-        if appeal.status in CLOSED_STATUSES:
-            old = _move(appeal, "reopen", now, closed_at=None)
-            _record(appeal, "reopened", None, now, {"status": old}, {"status": IN_PROGRESS}, _("The resident replied."))
-        return appeal, False
-    event = _recent_announcement(phone, now) if channel == "sms" else None
-    announcement = event.announcement if event else None
-    if department is None:
-        department = announcement.department if announcement else department_by_slug(guess_department(text) or "")
-    appeal = Appeal(
-        phone=phone, language=_language_of(phone, text), channel=channel, status=NEW,
-        department_id=department.id if department else None,
-        district_id=_district_for(phone, announcement),
-        announcement_id=announcement.id if announcement else None,
-        registered_by_id=staff.id if staff else None,
-        summary=text[:500], created_at=now, last_message_at=now, due_at=deadlines.answer_due(now),
-    )  # fmt: skip
-    db.session.add(appeal)
+    sender = senders([phone], now)[phone]  # the subscriber's language counts on every channel
+    if channel == "sms" and sender.open_appeal is not None:
+        add_to_thread(sender.open_appeal, text, now, inbound_id)
+        return sender.open_appeal, False
+    appeal = draft(phone, text, now, channel, sender, staff, department)
     db.session.flush()
-    appeal.number = f"{now.astimezone(deadlines.local_zone()):%y}-{appeal.id:06d}"
-    db.session.add(AppealMessage(appeal=appeal, direction="in", text=text, at=now, inbound_id=inbound_id))
-    where = {"department": department.slug if department else None, "announcement": appeal.announcement_id}
-    _record(appeal, "registered", staff, now, new={**where, "channel": channel})
-    if acknowledge:  # False for a landline caller an operator registers: no SMS can reach them
-        outbox.enqueue(phone, texts.acknowledgement(appeal, now), appeal.language, "appeal_ack", now, urgent=True)
+    file(appeal, text, now, inbound_id, staff, acknowledge)
+    db.session.flush()
     return appeal, True
 
 

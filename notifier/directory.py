@@ -58,6 +58,11 @@ def department_by_slug(slug: str) -> Department | None:
     return db.session.scalar(select(Department).where(Department.slug == slug))
 
 
+def departments_by_slug() -> dict[str, Department]:
+    """Return every department keyed by its slug."""
+    return {department.slug: department for department in all_departments()}
+
+
 def districts_by_slugs(slugs: list[str]) -> tuple[list[District], list[str]]:
     """Return the districts found for the slugs and the slugs that were unknown."""
     found = list(db.session.scalars(select(District).where(District.slug.in_(slugs))))

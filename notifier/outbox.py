@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import BigInteger, and_, any_, bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import and_, func, insert, select, update
 
 from notifier import segments
-from notifier.db import db
+from notifier.db import among, db
 from notifier.outbox_models import (
     B_SENDING,
+    CANCELLED,
     DELIVERED,
     HELD,
     QUEUED,
@@ -36,20 +36,31 @@ def initial_status(urgent: bool, now: datetime) -> tuple[str, datetime]:
     return (HELD, until) if until else (QUEUED, now)
 
 
-def enqueue(phone: str, text: str, language: str, purpose: str, now: datetime, urgent: bool = False) -> OutboxMessage:
-    """Queue one direct message (a code, a confirmation, a reply); the caller commits."""
+def new_message(
+    phone: str, text: str, language: str, purpose: str, now: datetime, urgent: bool = False, withheld: str = ""
+) -> OutboxMessage:
+    """Build one direct message (a code, a confirmation, a reply) without adding it to the session.
+
+    `withheld` names why it must not go (it is stored cancelled, so staff see that and why).
+    """
     status, due = initial_status(urgent, now)
-    message = OutboxMessage(
+    return OutboxMessage(
         phone=phone,
         text=text,
         language=language,
         purpose=purpose,
         urgent=urgent,
-        status=status,
+        status=CANCELLED if withheld else status,
+        reason=withheld,
         next_attempt_at=due,
         created_at=now,
         parts=segments.count(text).parts,
     )
+
+
+def enqueue(phone: str, text: str, language: str, purpose: str, now: datetime, urgent: bool = False) -> OutboxMessage:
+    """Queue one direct message and give it its id; the caller commits."""
+    message = new_message(phone, text, language, purpose, now, urgent)
     db.session.add(message)
     db.session.flush()
     return message
@@ -98,14 +109,6 @@ class Claimed:
     ids: list[int]
     phones: list[str]
     attempts: int = 0  # earlier attempts of this request (a reconcile resends after some)
-
-
-def among(column, ids: list[int]):
-    """`column IN ids`; on PostgreSQL one array parameter, so the statement's text stays short and is
-    prepared once, where 100 placeholders made a long text psycopg neither caches nor prepares."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, ids, type_=ARRAY(BigInteger)))
-    return column.in_(ids)
 
 
 def _queued(now: datetime, limit: int, urgent_only: bool) -> list:

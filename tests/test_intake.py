@@ -8,7 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from werkzeug.serving import make_server
 
 from appeals.intake import poll_inbound, process_inbound
@@ -362,6 +362,80 @@ def test_an_alphanumeric_sender_is_not_answered(app):
     assert count(app, OutboxMessage) == 0 and count(app, Subscriber) == 0
 
 
+def test_one_batch_answers_many_phones_each_from_its_own_state(app, client):
+    """Messages of different phones are handled together, their state read for all at once: each
+    still gets exactly what it would alone (link, thread, routing, keyword, reply limit)."""
+    app.config["QUIET_HOURS"] = "off"
+    now = utcnow()
+    linked, stopping, threaded, routed, unrouted, limited = (f"+7701000{n:04d}" for n in range(1, 7))
+    with app.app_context():
+        create_subscriber(linked, districts=("al-farabi",), language="kk")
+        create_subscriber(stopping, districts=("abay",))
+        announcement_id = create_announcement(status="published", now=now, districts=["al-farabi"]).id
+        dispatch.dispatch(now)  # the water outage SMS reaches `linked` (the log gateway sends at once)
+        db.session.commit()
+    converse(app, client, threaded, "воды нет", now)
+    for minute in range(5):
+        converse(app, client, limited, "help", now + timedelta(minutes=minute))
+    later = now + timedelta(minutes=10)
+    for phone, text in [(linked, "газ жоқ па?"), (stopping, "STOP"), (threaded, "и света тоже нет"),
+                        (routed, "свет отключили"), (unrouted, "здравствуйте"), (limited, "газ пахнет")]:  # fmt: skip
+        text_us(client, phone, text)
+    assert work(app, later) == 6  # one run, one batch
+    with app.app_context():
+        appeals = {a.phone: a for a in db.session.scalars(select(Appeal))}
+        assert set(appeals) == {linked, threaded, routed, unrouted, limited}
+        link = appeals[linked]  # the reply to the outage SMS belongs to it, whatever words it uses
+        assert (link.announcement_id, link.department.slug, link.district.slug) == (
+            announcement_id,
+            "water",
+            "al-farabi",
+        )
+        assert link.language == "kk"
+        assert [m.text for m in appeals[threaded].messages] == ["воды нет", "и света тоже нет"]
+        assert appeals[routed].department.slug == "electricity" and appeals[routed].announcement_id is None
+        assert appeals[unrouted].department_id is None and appeals[limited].department.slug == "gas"
+        acks = {
+            m.phone: m for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "appeal_ack"))
+        }
+        for phone in (linked, routed, unrouted):
+            assert appeals[phone].number in acks[phone].text and acks[phone].status != "cancelled"
+        assert acks[linked].language == "kk" and "өтініш" in acks[linked].text
+        assert (acks[limited].status, acks[limited].reason) == ("cancelled", "auto_reply_limit")
+    assert subscriber(app, stopping)[0] == "stopped" and len(replies(app, stopping)) == 1
+    assert subscriber(app, linked)[0] == "active"
+
+
+def test_a_batch_reads_and_writes_for_all_its_phones_at_once(app, client):
+    app.config["APPEAL_INTAKE_LANES"] = 1  # one batch, so the count below is exact
+    phones = [f"+7701100{n:04d}" for n in range(40)]
+    for phone in phones:
+        text_us(client, phone, "воды нет")
+    statements = []
+
+    def count_statement(conn, cursor, statement, *args):
+        statements.append(statement.split()[0])
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count_statement)
+    try:
+        assert work(app, utcnow()) == 40
+    finally:
+        event.remove(engine, "before_cursor_execute", count_statement)
+    # Handled one by one, each SMS took ~13 statements. Now the batch's reads and updates are a
+    # dozen in all; PostgreSQL also inserts each table's rows in one statement (SQLite, in-process,
+    # inserts row by row: SQLAlchemy cannot match its RETURNING rows to objects).
+    assert len([s for s in statements if s != "INSERT"]) <= 16
+    if engine.dialect.name == "postgresql":
+        assert len(statements) <= 20
+    with app.app_context():
+        numbers = dict(db.session.execute(select(Appeal.phone, Appeal.number)).all())
+        acks = db.session.execute(select(OutboxMessage.phone, OutboxMessage.text)).all()
+    assert len(set(numbers.values())) == len(numbers) == 40
+    assert all(numbers[phone] in text for phone, text in acks) and len(acks) == 40
+
+
 def broken_choice(app, phone: str, now) -> None:
     """Store a pending district choice whose payload is corrupt, so handling the reply "1" fails."""
     with app.app_context():
@@ -385,6 +459,8 @@ def test_a_failing_message_stays_new_and_is_retried(app, client, caplog):
     text_us(client, "+77010000002", "газ не горит")
     assert work(app, now) == 1  # the other message is not held up
     assert "stays new" in caplog.text
+    with app.app_context():  # tried in the batch, then alone: one failure counted, not two
+        assert db.session.scalar(select(InboundSms.raw).where(InboundSms.status == "new"))["_failures"] == 1
     assert count(app, InboundSms, InboundSms.status == "new") == 1 and count(app, Appeal) == 1
     assert work(app, now) == 0  # still failing, still kept
     repair_choices(app)
