@@ -38,7 +38,6 @@ PURPOSES = {kind: f"kw_{kind}" for kind in (STOP, START, HELP, SUBSCRIBE, CODE, 
 AUTO_REPLY_PURPOSES = (*PURPOSES.values(), "appeal_ack")
 CHOICE_PURPOSE, CHOICE_TTL, MAX_CHOICES = "choice", timedelta(hours=1), 9
 BATCH = 100  # messages handled in one transaction, each from a different phone
-SCAN_LIMIT = 500  # new messages a lane looks at to fill a batch
 ROUNDS = 5  # batches a lane handles per run before the worker's other jobs get their turn
 PHONE_LOCKS = 7301  # advisory-lock namespace: one worker at a time per resident's phone (PostgreSQL)
 LOCK_PHONES = sql(
@@ -397,30 +396,30 @@ def _handle_batch(ids: list[int], now: datetime) -> int:
     return len(outcomes)
 
 
-def _plan(rows, tried: set[int]) -> tuple[list[int], list[int]]:
-    """Split scanned (id, phone, raw) rows, oldest first, into a batch holding each phone's first message,
-    and the messages that failed before, retried one at a time (they hold up nobody, see _take).
-    Messages tried earlier in this run wait for the next."""
-    batch, retry, phones = [], [], set()
-    for row_id, phone, raw in rows:
-        if row_id in tried:
-            continue
-        if (raw or {}).get(FAILURES):
-            retry.append(row_id)
-        elif phone not in phones and len(batch) < BATCH:
-            phones.add(phone)
-            batch.append(row_id)
-    return batch, retry
+def _scan(lane: int, count: int, tried: set[int]) -> tuple[list[int], list[int]]:
+    """Return the oldest new message of each of up to BATCH phones, oldest first, and up to BATCH that
+    failed before (retried one at a time: they hold up nobody, see _take). A phone that floods us
+    gets one message per batch like any other, so it never crowds the rest out. Messages tried
+    earlier in this run wait for the next."""
+    new = [InboundSms.status == NEW]
+    if count > 1:  # lanes split by phone, so each phone's messages stay in order in one lane
+        new.append(func.hashtext(InboundSms.phone).op("&")(0x7FFFFFFF) % count == lane)
+    if tried:
+        new.append(~among(InboundSms.id, sorted(tried)))
+    failed = InboundSms.raw[FAILURES].as_string().is_not(None)
+    first = func.min(InboundSms.id)
+    batch = db.session.scalars(
+        select(first).where(*new, ~failed).group_by(InboundSms.phone).order_by(first).limit(BATCH)
+    )
+    retry = db.session.scalars(select(InboundSms.id).where(*new, failed).order_by(InboundSms.id).limit(BATCH))
+    return list(batch), list(retry)
 
 
 def _process_lane(lane: int, count: int, now: datetime) -> int:
     """Handle the new inbound SMS of this lane's share of phones, a batch (one per phone) at a time."""
-    query = select(InboundSms.id, InboundSms.phone, InboundSms.raw).where(InboundSms.status == NEW)
-    if count > 1:  # lanes split by phone, so each phone's messages stay in order in one lane
-        query = query.where(func.hashtext(InboundSms.phone).op("&")(0x7FFFFFFF) % count == lane)
     handled, tried = 0, set()
     for _round in range(ROUNDS):
-        batch, retry = _plan(db.session.execute(query.order_by(InboundSms.id).limit(SCAN_LIMIT)).all(), tried)
+        batch, retry = _scan(lane, count, tried)
         db.session.commit()
         if not (batch or retry):
             break

@@ -61,7 +61,21 @@ class OutboxMessage(db.Model):
     __tablename__ = "outbox"
     __table_args__ = (
         UniqueConstraint("event_id", "subscriber_id", name="uq_outbox_event_subscriber"),
-        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        # Only messages still to go (hold, release, retry); sent ones leave it. Partial on PostgreSQL
+        # only: SQLite cannot tell that status = 'held' implies the IN list, and would not use it.
+        Index(
+            "ix_outbox_pending",
+            "status",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('queued', 'held', 'sending')"),
+        ),
+        # The daily budget (before every dispatch) and the status poller: "sent since …".
+        Index(
+            "ix_outbox_sent_at",
+            "sent_at",
+            postgresql_where=text("sent_at IS NOT NULL"),
+            sqlite_where=text("sent_at IS NOT NULL"),
+        ),
         # The claim's order, only over the queue: without it each claim sorted the whole backlog.
         Index(
             "ix_outbox_queued",

@@ -436,6 +436,20 @@ def test_a_batch_reads_and_writes_for_all_its_phones_at_once(app, client):
     assert all(numbers[phone] in text for phone, text in acks) and len(acks) == 40
 
 
+def test_a_phone_that_floods_us_holds_up_nobody_and_keeps_its_order(app, client):
+    flood = [f"сообщение {n}" for n in range(30)]
+    for text in flood:
+        text_us(client, PHONE, text)
+    text_us(client, "+77010000002", "газ пахнет в подъезде")
+    assert work(app, utcnow()) < 30  # the flood takes one place per batch...
+    assert count(app, Appeal, Appeal.phone == "+77010000002") == 1  # ...so the other phone is heard at once
+    while work(app, utcnow()):
+        pass
+    with app.app_context():
+        appeal = db.session.scalar(select(Appeal).where(Appeal.phone == PHONE))
+        assert [m.text for m in appeal.messages] == flood
+
+
 def broken_choice(app, phone: str, now) -> None:
     """Store a pending district choice whose payload is corrupt, so handling the reply "1" fails."""
     with app.app_context():
