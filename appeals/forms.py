@@ -1,39 +1,16 @@
-"""Staff forms for appeals, and the caller's phone check (landlines welcome, unlike subscriptions)."""
+"""Staff forms for appeals."""
 
-import phonenumbers as pn
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from appeals.models import STATUSES
-from subscribers.phones import MAX_INPUT, REGION, PhoneError, normalize
+from subscribers.phones import MAX_INPUT, PhoneError, caller_phone
 
 CONTACT_CENTRE = "contact-centre"
 REASON_ATTRS = {"rows": 2, "maxlength": 1000}
 DAYS_MESSAGE = _l("From 1 to 30 working days.")
-
-
-def caller_phone(raw: str) -> tuple[str, bool]:
-    """Return (E.164, is_mobile) for any valid Kazakhstan number, or raise PhoneError."""
-    try:
-        return normalize(raw), True
-    except PhoneError as err:
-        if err.reason != "not_mobile":
-            raise
-    # A valid KZ landline: the caller is registered, but no SMS can reach them.
-    number = pn.parse(raw.strip(), REGION)
-    return pn.format_number(number, pn.PhoneNumberFormat.E164), False
-
-
-def reachable_by_sms(appeal) -> bool:
-    """Return whether SMS can reach the appeal's phone (it wrote to us, or it is a mobile)."""
-    if appeal.channel == "sms":
-        return True
-    try:
-        return caller_phone(appeal.phone)[1]
-    except PhoneError:
-        return False
 
 
 class ShowsServiceErrors:

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
@@ -30,6 +31,7 @@ from notifier.directory import Department, department_by_slug, departments_by_sl
 from notifier.errors import ServiceError, forbidden, not_found
 from notifier.outbox_models import DELIVERED, SENT, OutboxMessage
 from subscribers.models import Subscriber
+from subscribers.phones import PhoneError, caller_phone
 
 # For each action: the statuses it may start from, and where it goes.
 ALLOWED_STATUS_TRANSITIONS = {
@@ -41,6 +43,7 @@ ALLOWED_STATUS_TRANSITIONS = {
     "reopen": {ANSWERED: IN_PROGRESS, RESOLVED: IN_PROGRESS},
 }
 LINK_WINDOW = timedelta(hours=72)
+LANDLINE = _l("No SMS reaches this landline number: call the resident back, then resolve.")
 
 
 def get_by_number(number: str) -> Appeal:
@@ -232,7 +235,20 @@ def register(
     return appeal, True
 
 
-def _notify(appeal: Appeal, text: str, now: datetime, purpose: str = "appeal_reply") -> OutboxMessage:
+def reachable_by_sms(appeal: Appeal) -> bool:
+    """Return whether SMS can reach the appeal's phone (it wrote to us, or it is a mobile)."""
+    if appeal.channel == "sms":
+        return True
+    try:
+        return caller_phone(appeal.phone)[1]
+    except PhoneError:
+        return False
+
+
+def _notify(appeal: Appeal, text: str, now: datetime, purpose: str = "appeal_reply") -> OutboxMessage | None:
+    """Queue a notice to the resident; none for a landline caller (staff call them back)."""
+    if not reachable_by_sms(appeal):
+        return None
     return outbox.enqueue(appeal.phone, text, appeal.language, purpose, now, urgent=True)
 
 
@@ -245,6 +261,8 @@ def reply(user: StaffUser, appeal: Appeal, text: str, now: datetime) -> AppealMe
         raise ServiceError("validation_error", _("Write the answer."), 422, {"text": _("Required.")})
     if len(text) > 1000:
         raise ServiceError("validation_error", _("At most %(n)d characters.", n=1000), 422, {"text": _("Too long.")})
+    if not reachable_by_sms(appeal):
+        raise ServiceError("not_reachable", str(LANDLINE), 409)
     first = appeal.first_answer_at or now
     old = _move(appeal, "answer", now, first_answer_at=first, closed_at=now)
     sms = _notify(appeal, texts.answer(appeal, text), now)
@@ -296,6 +314,7 @@ def extend_deadline(user: StaffUser, appeal: Appeal, days: int, reason: str, now
     old = appeal.due_at
     appeal.due_at = deadlines.due_after(appeal.due_at, days)
     appeal.extended_reason = reason.strip()
+    appeal.overdue_notified_at = None  # missing the new deadline is flagged again
     _notify(appeal, texts.extended(appeal), now)
     _record(appeal, "extended", user, now, {"due_at": old.isoformat()}, {"due_at": appeal.due_at.isoformat()}, reason)
     return appeal

@@ -15,7 +15,6 @@ from appeals.forms import (
     RegisterForm,
     RejectForm,
     ReplyForm,
-    reachable_by_sms,
 )
 from appeals.models import ANSWERED, CLOSED_STATUSES, FORWARDED, IN_PROGRESS, NEW, REJECTED, RESOLVED
 from appeals.queries import Queue, last_messages, overdue_count, queue_query, reply_statuses
@@ -196,7 +195,7 @@ def _page(appeal, status: int = 200, preview: dict | None = None, **bound):
         forms=forms,
         can=_possible(appeal),
         preview=preview,
-        reachable=reachable_by_sms(appeal),
+        reachable=service.reachable_by_sms(appeal),
         sms_statuses=reply_statuses(appeal),
         phone=appeal.phone if _privileged() else mask(appeal.phone),
         now=utcnow(),
@@ -221,8 +220,8 @@ def act(number: str, action: str):
     form = form_class(prefix=action)
     if not form.validate_on_submit():
         return _page(appeal, 422, **{action: form})
-    if action == "reply" and not reachable_by_sms(appeal):
-        form.form_errors.append(_("No SMS reaches this landline number: call the resident back, then resolve."))
+    if action == "reply" and not service.reachable_by_sms(appeal):
+        form.form_errors.append(str(service.LANDLINE))
         return _page(appeal, 422, reply=form)
     if action == "reply" and "preview" in request.form:
         return _page(appeal, preview=_preview(appeal, form.text.data), reply=form)

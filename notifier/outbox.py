@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, exists, func, insert, select, update
 
 from notifier import segments
 from notifier.db import among, db
@@ -15,6 +15,7 @@ from notifier.outbox_models import (
     B_SENDING,
     CANCELLED,
     DELIVERED,
+    FAILED,
     HELD,
     QUEUED,
     SENDING,
@@ -203,6 +204,36 @@ def pending_request(batch: SmsBatch, statuses=(SENDING,)) -> Claimed:
     return Claimed(batch.id, batch.request_id, batch.text, ids, phones, batch.attempts)
 
 
+# A hinted SMS that will not reach the resident does not count as having told them how to stop.
+NOT_TOLD = (CANCELLED, FAILED)
+
+
+def hinted_subscribers(*conditions) -> list[int]:
+    """Return the residents whose SMS matching the conditions carry the "how to stop" line."""
+    hinted = select(TABLE.c.subscriber_id).where(*conditions, TABLE.c.with_stop_hint.is_(True))
+    return list(db.session.scalars(hinted.where(TABLE.c.subscriber_id.is_not(None)).distinct()))
+
+
+def pass_on_stop_hints(subscriber_ids: list[int]) -> int:
+    """Give the "how to stop" line to the next waiting SMS of each resident whose hinted one will not reach
+    them (withdrawn or failed), unless another hinted one is on its way or arrived; return how many."""
+    if not subscriber_ids:
+        return 0
+    waiting, hinted = TABLE.alias("waiting"), TABLE.alias("hinted")
+    still_told = exists().where(
+        hinted.c.subscriber_id == waiting.c.subscriber_id,
+        hinted.c.with_stop_hint.is_(True),
+        hinted.c.status.not_in(NOT_TOLD),
+    )
+    first = (
+        select(func.min(waiting.c.id))
+        .where(among(waiting.c.subscriber_id, subscriber_ids), waiting.c.status.in_((QUEUED, HELD)))
+        .where(waiting.c.event_id.is_not(None), ~still_told)
+        .group_by(waiting.c.subscriber_id)
+    )
+    return db.session.execute(update(TABLE).where(TABLE.c.id.in_(first)).values(with_stop_hint=True)).rowcount
+
+
 def move(
     batch_id: int,
     phones: list[str] | None,
@@ -227,8 +258,11 @@ def move(
     conditions = [*where, TABLE.c.batch_id == batch_id, TABLE.c.status.in_(from_statuses)]
     if phones is not None:
         conditions.append(TABLE.c.phone.in_(phones))
+    hinted = hinted_subscribers(*conditions) if new_status == FAILED else []
     # Core, not ORM-enabled UPDATE: nothing of these rows lives in the session.
-    return db.session.execute(update(TABLE).where(and_(*conditions)).values(**values)).rowcount
+    moved = db.session.execute(update(TABLE).where(and_(*conditions)).values(**values)).rowcount
+    pass_on_stop_hints(hinted)
+    return moved
 
 
 def update_batch(batch_id: int, **values) -> None:

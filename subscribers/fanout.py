@@ -7,7 +7,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from notifier.db import db
-from notifier.outbox import initial_status
+from notifier.outbox import NOT_TOLD, hinted_subscribers, initial_status, pass_on_stop_hints
 from notifier.outbox_models import CANCELLED, DELIVERED, PENDING_STATUSES, SENDING, SENT, OutboxMessage
 from subscribers.models import ACTIVE, Subscriber, subscriber_departments, subscriber_districts
 
@@ -81,7 +81,7 @@ def _told_subscribers():
     told = aliased(OutboxMessage)
     return (
         select(told.subscriber_id.label("subscriber_id"))
-        .where(told.with_stop_hint.is_(True))
+        .where(told.with_stop_hint.is_(True), told.status.not_in(NOT_TOLD))  # withdrawn or failed: not told
         .cte("told")
         .prefix_with("MATERIALIZED")
     )
@@ -133,12 +133,19 @@ def follow_up(event_id: int, original_event_id: int, urgent: bool, now: datetime
 
 
 def withdraw(event_ids: list[int], reason: str) -> int:
-    """Cancel messages of these events that have not left yet (superseded, or the works are over)."""
+    """Cancel messages of these events that have not left yet (superseded, or the works are over).
+
+    A withdrawn SMS that carried the "how to stop" line passes it to the resident's next waiting one.
+    """
     if not event_ids:
         return 0
-    return db.session.execute(
+    waiting = (OutboxMessage.event_id.in_(event_ids), OutboxMessage.status.in_(PENDING_STATUSES))
+    hinted = hinted_subscribers(*waiting)
+    cancelled = db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.event_id.in_(event_ids), OutboxMessage.status.in_(PENDING_STATUSES))
+        .where(*waiting)
         .values(status=CANCELLED, reason=reason)
         .execution_options(synchronize_session=False)
     ).rowcount
+    pass_on_stop_hints(hinted)
+    return cancelled

@@ -34,6 +34,19 @@ def normalize(raw: str) -> str:
     return pn.format_number(number, pn.PhoneNumberFormat.E164)
 
 
+def caller_phone(raw: str) -> tuple[str, bool]:
+    """Return (E.164, is_mobile) for any valid Kazakhstan number, or raise PhoneError (appeals taken by
+    phone welcome landlines, unlike subscriptions)."""
+    try:
+        return normalize(raw), True
+    except PhoneError as err:
+        if err.reason != "not_mobile":
+            raise
+    # A valid KZ landline: the caller is registered, but no SMS can reach them.
+    number = pn.parse(raw.strip(), REGION)
+    return pn.format_number(number, pn.PhoneNumberFormat.E164), False
+
+
 def normalize_or_raw(raw: str) -> str:
     """Return the E.164 form when the text is a KZ mobile, else the trimmed text (for keys and audit)."""
     try:

@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import select
 
 from appeals import service, sweeps
-from appeals.forms import caller_phone
 from appeals.models import Appeal, AppealEvent
 from appeals.sweeps import notify_overdue
 from notifier.db import db, utcnow
 from notifier.directory import District
+from notifier.errors import ServiceError
 from notifier.outbox_models import OutboxMessage
-from subscribers.phones import PhoneError
+from subscribers.phones import PhoneError, caller_phone
 from tests import dbs
 from tests.factories import create_announcement, login, staff
 
@@ -409,6 +409,21 @@ def test_a_landline_caller_is_registered_without_sms(app, client):
         assert db.session.scalars(select(OutboxMessage)).all() == []
 
 
+def test_a_landline_caller_gets_no_sms_notices_and_no_sms_answer(ctx):
+    appeal = create_appeal(WATER, "+77252531234", channel="phone", acknowledge=False)
+    editor = staff("water.editor")
+    service.extend_deadline(editor, appeal, 5, "Нужен выезд комиссии", utcnow())
+    service.change_status(editor, appeal, "forward", utcnow(), department_slug="housing")
+    service.change_status(staff("operator"), appeal, "reject", utcnow(), reason="Не наша компетенция")
+    db.session.commit()
+    assert sms_to("+77252531234") == []  # the history keeps each step; staff call the resident back
+    assert [e.kind for e in appeal.events] == ["registered", "extended", "forward", "reject"]
+    other = create_appeal(GAS, "+77252531235", channel="in_person", acknowledge=False)
+    with pytest.raises(ServiceError) as refused:
+        service.reply(staff("gas.editor"), other, "Ответ", utcnow())
+    assert refused.value.status == 409 and refused.value.code == "not_reachable"
+
+
 @pytest.mark.parametrize("phone", ["", "12345", "+7 916 123 45 67", "8 800 080 0000"])
 def test_registration_refuses_numbers_outside_kazakhstan(app, client, phone):
     _as(client, "operator")
@@ -445,6 +460,19 @@ def test_caller_phone_accepts_kazakh_landlines_and_mobiles(ctx):
 
 
 # --- the overdue sweep -------------------------------------------------------------------------
+
+
+def test_an_extended_appeal_is_flagged_again_when_it_misses_the_new_deadline(ctx):
+    now = utcnow()
+    late = create_appeal(WATER, "+77010000001", now=now - timedelta(days=40))
+    assert notify_overdue(now) == 1
+    service.extend_deadline(staff("water.editor"), late, 30, "Нужен выезд комиссии", now)
+    db.session.commit()
+    assert late.due_at > now and notify_overdue(now + timedelta(days=1)) == 0
+    assert notify_overdue(late.due_at + timedelta(minutes=1)) == 1
+    assert notify_overdue(late.due_at + timedelta(days=1)) == 0
+    events = db.session.scalars(select(AppealEvent).where(AppealEvent.kind == "overdue")).all()
+    assert [e.appeal_id for e in events] == [late.id, late.id]
 
 
 def test_overdue_sweep_flags_each_appeal_once_and_approvers_see_a_banner(app, client):

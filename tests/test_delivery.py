@@ -71,6 +71,33 @@ def test_each_subscriber_gets_their_language_and_the_first_sms_says_how_to_stop(
     assert len(second) == 1 and "СТОП" not in second[0].batch.text
 
 
+def test_how_to_stop_moves_to_the_next_waiting_sms_when_the_first_is_withdrawn(ctx):
+    create_subscriber("+77010000001")
+    night = local("2026-12-01T23:00")
+    first = publish(now=night)  # held until 08:00, with the "how to stop" line
+    publish(now=night, title={"ru": "Второе", "kk": "Екінші"})  # held too, without it
+    service.cancel(staff("water.editor"), first, night + timedelta(minutes=5), "Опубликовано по ошибке")
+    db.session.commit()
+    morning = local("2026-12-02T08:00")
+    outbox.hold_and_release(morning)
+    texts = sent_texts(morning)
+    (second,) = [text for text in texts.values() if "Второе" in text]
+    assert "СТОП" in second  # the first SMS they actually get says how to stop
+    publish(now=morning, title={"ru": "Третье", "kk": "Үшінші"})
+    (third,) = [text for text in sent_texts(morning).values() if "Третье" in text]
+    assert "СТОП" not in third
+
+
+def test_how_to_stop_comes_with_the_next_announcement_when_nothing_else_waits(ctx):
+    create_subscriber("+77010000001")
+    night = local("2026-12-01T23:00")
+    service.cancel(staff("water.editor"), publish(now=night), night + timedelta(minutes=5), "Ошибка")
+    db.session.commit()
+    publish(title={"ru": "Второе", "kk": "Екінші"})
+    (second,) = [text for text in sent_texts(NOON).values() if "Второе" in text]
+    assert "СТОП" in second
+
+
 def test_repeated_jobs_never_queue_or_send_twice(ctx):
     create_subscriber("+77010000001")
     ann = publish()

@@ -55,6 +55,17 @@ def test_final_failure_records_the_reason(app, client):
         assert message.status == "failed" and message.reason
 
 
+def test_after_the_first_sms_failed_the_next_one_says_how_to_stop(app, client):
+    request_id = _sent_message(app)
+    client.get(URL, query_string={"id": request_id, "phone": "77010000001", "status": "20", "err": "1"})
+    with app.app_context():
+        create_announcement(status="published", title={"ru": "Второе", "kk": "Екінші"})
+        dispatch.dispatch(utcnow())
+        db.session.commit()
+        texts = [m.batch.text for m in db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
+    assert len(texts) == 2 and "СТОП" in texts[0] and "СТОП" in texts[1]
+
+
 def test_unknown_message_is_acknowledged(client):
     assert client.post(URL, data={"id": "nope", "phone": "77010000009", "status": "1"}).status_code == 200
 
