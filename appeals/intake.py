@@ -1,6 +1,6 @@
-"""Inbound SMS: keywords answered, everything else an appeal; the jobs that claim and poll them."""
+"""Inbound SMS: the jobs that claim and poll them, and batches that answer keywords (keyword_replies) and
+turn everything else into appeals."""
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -9,34 +9,21 @@ from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy import text as sql
 
-from appeals import keywords, service
-from appeals.keywords import CHOICE, CODE, HELP, REPLIES, START, STOP, SUBSCRIBE, Keyword
+from appeals import keyword_replies, keywords, service
+from appeals.keyword_replies import Turn
+from appeals.keywords import CHOICE, CODE, START, SUBSCRIBE
 from appeals.models import Appeal
-from notifier import dispatch, outbox
+from notifier import dispatch
 from notifier.db import among, db
-from notifier.directory import (
-    Department,
-    District,
-    all_departments,
-    all_districts,
-    departments_by_slug,
-    districts_by_slugs,
-)
-from notifier.errors import ServiceError
+from notifier.directory import Department, departments_by_slug
 from notifier.inbound_models import HANDLED, NEW, InboundSms
 from notifier.lanes import lane_count, run_lanes
-from notifier.outbox_models import CANCELLED, PENDING_STATUSES, OutboxMessage
 from notifier.sms.smsc import SmscError
 from notifier.webhooks import store_inbound
-from subscribers import service as subscriptions
-from subscribers.models import ACTIVE, STOPPED, ConfirmationCode, Subscriber
 from subscribers.phones import PhoneError, mask, normalize
 
 log = logging.getLogger("habarlama.intake")
 
-PURPOSES = {kind: f"kw_{kind}" for kind in (STOP, START, HELP, SUBSCRIBE, CODE, CHOICE)}
-AUTO_REPLY_PURPOSES = (*PURPOSES.values(), "appeal_ack")
-CHOICE_PURPOSE, CHOICE_TTL, MAX_CHOICES = "choice", timedelta(hours=1), 9
 BATCH = 100  # messages handled in one transaction, each from a different phone
 ROUNDS = 5  # batches a lane handles per run before the worker's other jobs get their turn
 PHONE_LOCKS = 7301  # advisory-lock namespace: one worker at a time per resident's phone (PostgreSQL)
@@ -68,204 +55,15 @@ class Batch:
     drafts: list[Draft] = field(default_factory=list)
 
 
-@dataclass
-class Turn:
-    """One message being answered: who sent it, what it asks, and whether we may answer by SMS."""
-
-    phone: str
-    text: str
-    keyword: Keyword | None
-    language: str
-    may_reply: bool
-    batch: Batch
-
-    @property
-    def now(self) -> datetime:
-        return self.batch.now
-
-    @property
-    def sender(self) -> service.Sender:
-        return self.batch.senders[self.phone]
-
-    @property
-    def subscriber(self) -> Subscriber | None:
-        return self.sender.subscriber
-
-    @property
-    def replies(self) -> list[str]:
-        return self.batch.replies[self.phone]
-
-    def reply(self, key: str, language: str | None = None, always: bool = False, **values) -> None:
-        """Queue one automatic answer, unless this number has had its share this hour."""
-        if not (self.may_reply or always):
-            log.info("no automatic reply to %s: APPEAL_AUTO_REPLIES_PER_HOUR reached", mask(self.phone))
-            return
-        language = language or self.language
-        url = current_app.config["PUBLIC_BASE_URL"] + "/subscribe"
-        text = REPLIES[language][key].format(url=url, **values)
-        purpose = PURPOSES[self.keyword.kind]
-        db.session.add(outbox.new_message(self.phone, text, language, purpose, self.now, urgent=True))
-        self.replies.insert(0, purpose)
-
-
-def _names(districts: list[District], language: str) -> str:
-    return ", ".join(d.name(language) for d in districts)
-
-
-def _recent_replies(phones: list[str], now: datetime) -> dict[str, list[str]]:
-    """Return, per phone, the purposes of the automatic SMS queued to it in the last hour, newest first."""
-    found = {phone: [] for phone in phones}
-    rows = db.session.execute(
-        select(OutboxMessage.phone, OutboxMessage.purpose)
-        .where(among(OutboxMessage.phone, phones), OutboxMessage.purpose.in_(AUTO_REPLY_PURPOSES))
-        .where(OutboxMessage.created_at > now - timedelta(hours=1), OutboxMessage.status != CANCELLED)
-        .order_by(OutboxMessage.id.desc())
-    )
-    for phone, purpose in rows:
-        found[phone].append(purpose)
-    return found
-
-
-def _cancel_pending(phone: str, purpose: str, reason: str) -> None:
-    """Cancel the phone's messages of this purpose that have not left yet; staff see the reason."""
-    pending = (
-        OutboxMessage.phone == phone,
-        OutboxMessage.purpose == purpose,
-        OutboxMessage.status.in_(PENDING_STATUSES),
-    )
-    db.session.execute(
-        update(OutboxMessage)
-        .where(*pending)
-        .values(status=CANCELLED, reason=reason)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _stop(turn: Turn) -> str:
-    subscriber = turn.subscriber
-    if subscriber is not None and subscriber.status != STOPPED:
-        subscriber.status, subscriber.stopped_at = STOPPED, turn.now
-    # Announcement SMS still held for the quiet hours would reach them after they said stop.
-    _cancel_pending(turn.phone, "announcement", "stopped")
-    last = [purpose for purpose in turn.replies if purpose in (PURPOSES[STOP], PURPOSES[START])][:1]
-    if last != [PURPOSES[STOP]]:  # a repeated STOP within the hour is not confirmed twice
-        # Opt-out is always confirmed (PRODUCT.md); repeats within the hour are not, so no loop.
-        turn.reply("stopped" if subscriber is not None else "stopped_unknown", always=True)
-    return "stopped"
-
-
-def _start(turn: Turn) -> str:
-    subscriber = turn.subscriber
-    if subscriber is None or not subscriber.districts:
-        turn.reply("not_subscribed")
-        return "not_subscribed"
-    if subscriber.status != ACTIVE:
-        subscriber.status, subscriber.stopped_at = ACTIVE, None
-        subscriber.confirmed_at = subscriber.confirmed_at or turn.now
-    turn.reply("started", districts=_names(subscriber.districts, turn.language))
-    return "started"
-
-
-def _help(turn: Turn) -> str:
-    turn.reply("help")
-    return "help"
-
-
-def _subscribe_to(turn: Turn, district: District, language: str) -> str:
-    """Subscribe the phone to the district for every service: texting us proved the number is theirs."""
-    subscriber = turn.subscriber
-    if subscriber is None:
-        subscriber = Subscriber(phone=turn.phone, created_at=turn.now, districts=[])
-        db.session.add(subscriber)
-    if district not in subscriber.districts:
-        subscriber.districts = sorted([*subscriber.districts, district], key=lambda d: d.id)
-    subscriber.departments = all_departments()
-    subscriber.language = language
-    subscriber.status, subscriber.stopped_at = ACTIVE, None
-    subscriber.confirmed_at = subscriber.confirmed_at or turn.now
-    turn.reply("subscribed", language, districts=district.name(language))
-    return "subscribed"
-
-
-def _subscribe(turn: Turn) -> str:
-    keyword = turn.keyword
-    language = keyword.language or (turn.subscriber.language if turn.subscriber else "ru")
-    found = keywords.match_districts(keyword.argument) if keyword.argument else []
-    if len(found) == 1:
-        return _subscribe_to(turn, found[0], language)
-    if found:
-        found = found[:MAX_CHOICES]
-        payload = {"districts": [d.slug for d in found], "language": language}
-        db.session.add(
-            ConfirmationCode(phone=turn.phone, purpose=CHOICE_PURPOSE, code_hash="", payload=json.dumps(payload),
-                             attempts=0, created_at=turn.now, expires_at=turn.now + CHOICE_TTL)
-        )  # fmt: skip
-        options = "; ".join(f"{n} — {d.name(language)}" for n, d in enumerate(found, 1))
-        turn.reply("choose", language, options=options)
-        return "choice_sent"
-    known = all_districts()
-    example = known[0].name(language) if known else ""
-    turn.reply("no_district", language, names=_names(known, language), example=example)
-    return "no_district"
-
-
-def _pending(phone: str, purpose: str, now: datetime) -> ConfirmationCode | None:
-    return db.session.scalar(
-        select(ConfirmationCode)
-        .where(
-            ConfirmationCode.phone == phone,
-            ConfirmationCode.purpose == purpose,
-            ConfirmationCode.used_at.is_(None),
-            ConfirmationCode.expires_at > now,
-        )
-        .order_by(ConfirmationCode.id.desc())
-        .limit(1)
-        .with_for_update()
-    )
-
-
-def _choose(turn: Turn) -> str | None:
-    choice = _pending(turn.phone, CHOICE_PURPOSE, turn.now)
-    if choice is None:
-        return None  # a lone digit with no question asked: something for staff to read
-    payload = json.loads(choice.payload or "{}")
-    slugs, number = payload.get("districts", []), int(turn.keyword.argument)
-    language = payload.get("language", turn.language)
-    if number > len(slugs):
-        turn.reply("choose_again", language, count=len(slugs))
-        return "choice_invalid"
-    choice.used_at = turn.now
-    found, _unknown = districts_by_slugs([slugs[number - 1]])
-    return _subscribe_to(turn, found[0], language) if found else None
-
-
-def _confirm(turn: Turn) -> str | None:
-    pending = _pending(turn.phone, subscriptions.SUBSCRIBE, turn.now)
-    if pending is None:
-        return None  # six digits nobody asked for (an account number?): an appeal
-    language = json.loads(pending.payload or "{}").get("language", turn.language)  # the form's choice
-    try:
-        subscriber = subscriptions.confirm(turn.phone, turn.keyword.argument, turn.now, subscriptions.SUBSCRIBE)
-    except ServiceError as err:  # the attempt was counted; the caller commits
-        log.info("code typed back by %s refused: %s", mask(turn.phone), err.code)
-        turn.reply("wrong_code", language)
-        return "code_refused"
-    turn.reply("subscribed", language, districts=_names(subscriber.districts, language))
-    return "confirmed"
-
-
-def _appeal(turn: Turn, inbound_id: int) -> str:
+def _appeal(turn: Turn, inbound_id: int, batch: Batch) -> str:
     """Add the message to the phone's open appeal, or draft a new one (the batch numbers it)."""
     if turn.sender.open_appeal is not None:
         service.add_to_thread(turn.sender.open_appeal, turn.text, turn.now, inbound_id)
         return "appeal_message"
-    appeal = service.draft(turn.phone, turn.text, turn.now, "sms", turn.sender, departments=turn.batch.departments)
+    appeal = service.draft(turn.phone, turn.text, turn.now, "sms", turn.sender, departments=batch.departments)
     # Registered all the same past the hourly limit; only the acknowledgement is held back.
-    turn.batch.drafts.append(Draft(appeal, turn.text, inbound_id, "" if turn.may_reply else "auto_reply_limit"))
+    batch.drafts.append(Draft(appeal, turn.text, inbound_id, "" if turn.may_reply else "auto_reply_limit"))
     return "appeal"
-
-
-HANDLERS = {STOP: _stop, START: _start, HELP: _help, SUBSCRIBE: _subscribe, CHOICE: _choose, CODE: _confirm}
 
 
 def _overtaken(inbound: InboundSms) -> bool:
@@ -288,16 +86,15 @@ def handle(inbound: InboundSms, phone: str, batch: Batch) -> str:
     if keyword and keyword.kind in (START, SUBSCRIBE, CHOICE, CODE) and _overtaken(inbound):
         log.info("inbound %s from %s not applied: a later message was handled first", inbound.id, mask(phone))
         return "overtaken"
-    subscriber = batch.senders[phone].subscriber
-    if subscriber is not None:
-        language = subscriber.language
+    sender, replies = batch.senders[phone], batch.replies[phone]
+    if sender.subscriber is not None:
+        language = sender.subscriber.language
     else:
         kazakh = keywords.has_kazakh_letters(text) or (keyword is not None and keyword.language == "kk")
         language = "kk" if kazakh else "ru"
-    may_reply = len(batch.replies[phone]) < current_app.config["APPEAL_AUTO_REPLIES_PER_HOUR"]
-    turn = Turn(phone, text, keyword, language, may_reply, batch)
-    outcome = HANDLERS[keyword.kind](turn) if keyword else None
-    return outcome or _appeal(turn, inbound.id)
+    may_reply = len(replies) < current_app.config["APPEAL_AUTO_REPLIES_PER_HOUR"]
+    turn = Turn(phone, text, keyword, batch.now, sender, language, replies, may_reply)
+    return keyword_replies.answer(turn) or _appeal(turn, inbound.id, batch)
 
 
 def _answer(rows: list[InboundSms], now: datetime) -> list[tuple[int, str]]:
@@ -313,7 +110,9 @@ def _answer(rows: list[InboundSms], now: datetime) -> list[tuple[int, str]]:
     # Stored phones are "+" and digits (store_inbound): E.164 itself for every valid number, so a
     # batch's distinct stored phones are distinct residents.
     phones = list(senders.values())
-    batch = Batch(now, service.senders(phones, now, lock=True), _recent_replies(phones, now), departments_by_slug())
+    batch = Batch(
+        now, service.senders(phones, now, lock=True), keyword_replies.recent_replies(phones, now), departments_by_slug()
+    )
     for row in rows:
         if row.id in senders:
             outcomes.append((row.id, handle(row, senders[row.id], batch)))
