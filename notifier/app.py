@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from notifier import auth, i18n, outbox_views, webhooks
 from notifier.config import ROOT, config_for
-from notifier.db import db, migrate
+from notifier.db import db, migrate, use_wal
 from notifier.errors import ServiceError
 from notifier.limits import limiter
 
@@ -53,6 +53,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     """Initialise the database, migrations, login, CSRF, rate limits, i18n and security headers."""
     db.init_app(app)
+    with app.app_context():
+        use_wal(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     auth.login_manager.init_app(app)
     csrf.init_app(app)
