@@ -100,22 +100,21 @@ def handle(inbound: InboundSms, phone: str, batch: Batch) -> str:
 def _answer(rows: list[InboundSms], now: datetime) -> list[tuple[int, str]]:
     """Handle messages from different phones together: each phone's state is read for all of them at once,
     and their new appeals are inserted, numbered and acknowledged together. The caller commits."""
-    outcomes, senders = [], {}
+    outcomes, phone_of = [], {}
     for row in rows:
         try:
-            senders[row.id] = normalize(row.phone)
+            phone_of[row.id] = normalize(row.phone)
         except PhoneError as err:
             log.info("inbound %s from %s ignored: not a KZ mobile (%s)", row.id, mask(row.phone), err.reason)
             outcomes.append((row.id, "ignored_sender"))
     # Stored phones are "+" and digits (store_inbound): E.164 itself for every valid number, so a
     # batch's distinct stored phones are distinct residents.
-    phones = list(senders.values())
-    batch = Batch(
-        now, service.senders(phones, now, lock=True), keyword_replies.recent_replies(phones, now), departments_by_slug()
-    )
+    phones = list(phone_of.values())
+    known, replies = service.senders(phones, now, lock=True), keyword_replies.recent_replies(phones, now)
+    batch = Batch(now, known, replies, departments_by_slug())
     for row in rows:
-        if row.id in senders:
-            outcomes.append((row.id, handle(row, senders[row.id], batch)))
+        if row.id in phone_of:
+            outcomes.append((row.id, handle(row, phone_of[row.id], batch)))
     if batch.drafts:
         db.session.flush()  # one INSERT gives every new appeal its id, hence its number
         for draft in batch.drafts:
