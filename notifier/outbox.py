@@ -210,7 +210,7 @@ NOT_TOLD = (CANCELLED, FAILED)
 
 def hinted_subscribers(*conditions) -> list[int]:
     """Return the residents whose SMS matching the conditions carry the "how to stop" line."""
-    hinted = select(TABLE.c.subscriber_id).where(*conditions, TABLE.c.with_stop_hint.is_(True))
+    hinted = select(TABLE.c.subscriber_id).where(*conditions, TABLE.c.with_stop_hint)
     return list(db.session.scalars(hinted.where(TABLE.c.subscriber_id.is_not(None)).distinct()))
 
 
@@ -222,7 +222,7 @@ def pass_on_stop_hints(subscriber_ids: list[int]) -> int:
     waiting, hinted = TABLE.alias("waiting"), TABLE.alias("hinted")
     still_told = exists().where(
         hinted.c.subscriber_id == waiting.c.subscriber_id,
-        hinted.c.with_stop_hint.is_(True),
+        hinted.c.with_stop_hint,
         hinted.c.status.not_in(NOT_TOLD),
     )
     first = (

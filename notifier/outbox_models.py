@@ -86,12 +86,15 @@ class OutboxMessage(db.Model):
         ),
         Index("ix_outbox_batch", "batch_id"),
         Index("ix_outbox_phone_created", "phone", "created_at"),
-        # One entry per resident ever: "has this resident been told how to stop?"
+        # One entry per resident ever: "has this resident been told how to stop?" (not if it was
+        # cancelled or failed: the status is here so that is answered from the index alone). Query it
+        # with the bare column: each predicate is what SQLAlchemy renders for it on that database.
         Index(
             "ix_outbox_stop_hint",
             "subscriber_id",
+            "status",
             postgresql_where=text("with_stop_hint"),
-            sqlite_where=text("with_stop_hint"),
+            sqlite_where=text("with_stop_hint = 1"),
         ),
     )
 

@@ -81,7 +81,7 @@ def _told_subscribers():
     told = aliased(OutboxMessage)
     return (
         select(told.subscriber_id.label("subscriber_id"))
-        .where(told.with_stop_hint.is_(True), told.status.not_in(NOT_TOLD))  # withdrawn or failed: not told
+        .where(told.with_stop_hint, told.status.not_in(NOT_TOLD))  # withdrawn or failed: not told
         .cte("told")
         .prefix_with("MATERIALIZED")
     )
