@@ -108,11 +108,17 @@ def _digest(phone: str, purpose: str, code: str) -> str:
 
 
 def _check_daily_limit(phone: str, now: datetime) -> None:
-    """Refuse a further code to a phone that had SUBSCRIBE_CODES_PER_DAY since local midnight."""
+    """Refuse a further code to a phone that had SUBSCRIBE_CODES_PER_DAY since local midnight.
+
+    Only codes count: the table also keeps the district lists offered to a resident who texted an
+    ambiguous SUBSCRIBE, which send no code and must not use up the day's codes.
+    """
     midnight = now.astimezone(local_zone()).replace(hour=0, minute=0, second=0, microsecond=0)
     sent = db.session.scalar(
         select(func.count(ConfirmationCode.id)).where(
-            ConfirmationCode.phone == phone, ConfirmationCode.created_at >= midnight
+            ConfirmationCode.phone == phone,
+            ConfirmationCode.purpose.in_(PURPOSES),
+            ConfirmationCode.created_at >= midnight,
         )
     )
     if sent >= current_app.config["SUBSCRIBE_CODES_PER_DAY"]:

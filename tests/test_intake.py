@@ -191,6 +191,16 @@ def test_a_choice_expires_after_an_hour(app, client, extra_districts):  # noqa: 
     assert subscriber(app, PHONE) is None and count(app, Appeal) == 1
 
 
+def test_district_choices_do_not_use_up_the_days_codes(app, client, extra_districts):  # noqa: F811
+    now = utcnow()
+    for minute in range(3):  # as many district choices by SMS as SUBSCRIBE_CODES_PER_DAY (3)
+        converse(app, client, PHONE, "ПОДПИСКА Сайрам", now + timedelta(minutes=minute))
+    assert count(app, ConfirmationCode, ConfirmationCode.purpose == "choice") == 3
+    body = {"phone": PHONE, "districts": ["al-farabi"], "departments": ["water"], "language": "ru"}
+    answers = [client.post("/api/v1/subscriptions", json=body).status_code for _ in range(4)]
+    assert answers == [202, 202, 202, 429]  # the codes' own limit still holds
+
+
 def test_subscribe_to_an_unknown_district_lists_them(app, client):
     (sent,) = converse(app, client, PHONE, "ПОДПИСКА Москва", utcnow())
     assert "не найден" in sent and "Абайский" in sent and "Туран" in sent
