@@ -77,6 +77,13 @@ def test_send_refuses_request_ids_smsc_would_not_echo(gw, request_id):
         gw.send(request_id, [PHONE], "Hi")
 
 
+@pytest.mark.parametrize("phones", [[], ["no digits"], [PHONE, "+7701,1234567"], ["+7701;1234567"]])
+def test_send_refuses_phone_lists_smsc_would_split_or_cannot_read(gw, fake_smsc, phones):
+    with pytest.raises(ValueError, match="phones"):
+        gw.send("r1", phones, "Hi")
+    assert fake_smsc.requests == []  # refused before anything left
+
+
 @pytest.mark.parametrize(
     ("code", "outcome", "reason"),
     [
