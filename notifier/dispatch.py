@@ -155,10 +155,10 @@ def _lane(_index: int, _count: int, now: datetime, urgent_only: bool, halted: th
     """
     limit = current_app.config["SMS_CLAIM_LIMIT"]
     render = current_app.extensions["habarlama.render"]
-    texts: dict = {}  # each announcement text is rendered once per lane and run
+    run = outbox.ClaimRun()  # each announcement text is rendered once per lane and run
     sent = 0
     while not (STOP.is_set() or halted.is_set()):
-        claimed = outbox.claim(now, limit, urgent_only, render, gateway().name, texts)
+        claimed = outbox.claim(now, limit, urgent_only, render, gateway().name, run)
         if not claimed:
             break
         for index, request in enumerate(claimed):

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from notifier import dispatch, outbox
 from notifier.db import db, utcnow
-from notifier.outbox_models import OutboxMessage, SmsBatch
+from notifier.outbox_models import QUEUED, OutboxMessage, SmsBatch
 from tests.factories import create_announcement, create_subscriber
 
 PHONES = ["+77010000001", "+77010000002", "+77010000003"]
@@ -150,7 +150,8 @@ def test_a_client_failure_leaves_the_request_uncertain_then_reconciles_it(smsc_a
     assert received(fake_smsc) == Counter(PHONES)
 
 
-def test_a_full_claim_leaves_a_partial_tail_for_the_next_full_request(smsc_app):
+@pytest.mark.parametrize("one_run", [False, True], ids=["fresh-claims", "one-run"])
+def test_a_full_claim_leaves_a_partial_tail_for_the_next_full_request(smsc_app, one_run):
     smsc_app.config.update(SMS_BATCH_SIZE=2)
     now = utcnow()
     for n in range(5):
@@ -158,11 +159,31 @@ def test_a_full_claim_leaves_a_partial_tail_for_the_next_full_request(smsc_app):
     outbox.enqueue("+77020000009", "Другой текст", "ru", "appeal_reply", now, urgent=True)
     db.session.commit()
     sizes = []
-    while claimed := outbox.claim(now, 3, True, lambda *key: "", "smsc"):
+    run = outbox.ClaimRun() if one_run else None  # one run reads on from where its last claim stopped
+    while claimed := outbox.claim(now, 3, True, lambda *key: "", "smsc", run):
         sizes += [(request.text, len(request.phones)) for request in claimed]
     # Cut at every third row the first text would go 2+1+2; its tails wait for the next claim instead.
     # The other text, shorter than a request, is never held back.
     assert sizes == [("Одинаковый текст", 2), ("Одинаковый текст", 2), ("Одинаковый текст", 1), ("Другой текст", 1)]
+
+
+def test_a_run_reads_the_queue_on_from_its_last_claim(smsc_app):
+    now, texts = utcnow(), lambda *key: ""  # urgent replies: the claims leave the announcement alone
+    first = [outbox.enqueue(f"+7702100000{n}", "Текст", "ru", "appeal_reply", now, urgent=True).id for n in range(3)]
+    db.session.commit()
+    run = outbox.ClaimRun()
+    (request,) = outbox.claim(now, 2, True, texts, "smsc", run)
+    assert request.ids == first[:2] and run.read_to == {True: first[1]}
+    # The claim is handed back (a halt): below the mark, so this run goes on without it...
+    outbox.move(request.batch_id, None, QUEUED, now, ids=request.ids)
+    later = outbox.enqueue("+77021000009", "Текст", "ru", "appeal_reply", now, urgent=True).id
+    db.session.commit()
+    (request,) = outbox.claim(now, 2, True, texts, "smsc", run)
+    assert request.ids == [first[2], later]
+    assert outbox.claim(now, 2, True, texts, "smsc", run) == []
+    # ...and the next run takes it.
+    (request,) = outbox.claim(now, 2, True, texts, "smsc", outbox.ClaimRun())
+    assert request.ids == first[:2]
 
 
 def test_a_pause_ends_by_itself_after_the_backoff(smsc_app, fake_smsc):
