@@ -241,9 +241,11 @@ def test_worker_killed_mid_dispatch_then_restarted_loses_nothing_and_sends_nothi
         assert after["sent"] == 5 and after["sending"] >= 10 and after["sending"] + after["queued"] == 35
     else:
         # Two lanes claimed 20 each: one sent and recorded all of its claim; the other was held on
-        # its first or second request, with the rest of its claim never sent.
+        # its first or second request, with the rest of its claim never sent. A partial tail the held
+        # lane left queued lies below where the other lane reads on: the next run takes it.
         after = statuses()
-        assert set(after) == {"sent", "sending"} and after["sent"] in (20, 25) and sum(after.values()) == 40
+        assert set(after) <= {"sent", "sending", "queued"} and sum(after.values()) == 40
+        assert after["sent"] >= 20 and after["sending"] >= 5
 
     spawn("--once", SMS_STUCK_MINUTES="0", SMS_SEND_CONCURRENCY=lanes, **SMALL).finish(60)
 
