@@ -6,11 +6,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from notifier import outbox
-from notifier.db import db
+from notifier.db import among, db
 from notifier.lanes import lane_count, run_lanes
 from notifier.outbox_models import (
     B_FAILED,
@@ -24,6 +24,7 @@ from notifier.outbox_models import (
     SENDING,
     SENT,
     DispatchSwitch,
+    GatewaySlot,
     OutboxMessage,
     SmsBatch,
 )
@@ -39,6 +40,9 @@ STOP = threading.Event()
 
 HALT_BACKOFF = {"auth": 30, "no_money": 15, "ip_blocked": 10}  # minutes
 BUDGET = "budget"
+# SMSC allows one status.php request about several messages a minute per login (§8); a second is error 9.
+MASS_STATUS, MASS_STATUS_EVERY = "mass_status", timedelta(seconds=61)
+RECONCILE_PAIRS = 1000  # (request, phone) pairs asked about in one reconcile call, at most
 
 
 def gateway():
@@ -56,11 +60,29 @@ def active_switches(now: datetime) -> list[DispatchSwitch]:
     return list(db.session.scalars(select(DispatchSwitch).where(DispatchSwitch.paused_until > now)))
 
 
+def _insert(table):
+    """INSERT with this database's ON CONFLICT clauses."""
+    return (postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def take_mass_status_turn(now: datetime) -> bool:
+    """Take this minute's one status request about several messages, for every worker at once; commit.
+
+    A conditional UPDATE of one row: of two workers asking at once, the second waits for the first's
+    row lock and then finds the turn taken.
+    """
+    table = GatewaySlot.__table__
+    db.session.execute(_insert(table).values(name=MASS_STATUS, free_at=now).on_conflict_do_nothing())
+    taken = db.session.execute(
+        update(table).where(table.c.name == MASS_STATUS, table.c.free_at <= now).values(free_at=now + MASS_STATUS_EVERY)
+    ).rowcount
+    db.session.commit()
+    return taken == 1
+
+
 def _pause(cause: str, until: datetime, detail: str, now: datetime) -> None:
     """Pause dispatch for a cause; an upsert, since several lanes may hit the same error at once."""
-    module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    table = DispatchSwitch.__table__
-    stmt = module.insert(table).values(cause=cause, paused_until=until, detail=detail[:2000], since=now)
+    stmt = _insert(DispatchSwitch.__table__).values(cause=cause, paused_until=until, detail=detail[:2000], since=now)
     db.session.execute(
         stmt.on_conflict_do_update(
             index_elements=["cause"], set_={"paused_until": stmt.excluded.paused_until, "detail": stmt.excluded.detail}
@@ -196,48 +218,64 @@ def _claim_batches(status: str, now: datetime, limit: int) -> list[SmsBatch]:
     return batches
 
 
-def apply_status(batch: SmsBatch, status: DeliveryStatus, now: datetime) -> int:
+def apply_status(batch_id: int, status: DeliveryStatus, now: datetime) -> int:
     """Move one message forward from a delivery status; statuses never move back."""
     if status.state == sms.DELIVERED:
-        return outbox.move(batch.id, [status.phone], DELIVERED, now, from_statuses=(SENDING, SENT))
+        return outbox.move(batch_id, [status.phone], DELIVERED, now, from_statuses=(SENDING, SENT))
     if status.state == sms.UNDELIVERED:
-        return outbox.move(batch.id, [status.phone], FAILED, now, status.reason, from_statuses=(SENDING, SENT))
+        return outbox.move(batch_id, [status.phone], FAILED, now, status.reason, from_statuses=(SENDING, SENT))
     if status.state != sms.NOT_FOUND:
-        return outbox.move(batch.id, [status.phone], SENT, now, from_statuses=(SENDING,))
+        return outbox.move(batch_id, [status.phone], SENT, now, from_statuses=(SENDING,))
     return 0
 
 
 def reconcile(now: datetime) -> int:
-    """Ask the gateway what arrived for uncertain requests; resend only what never arrived."""
-    done = 0
-    max_attempts = current_app.config["SMS_MAX_ATTEMPTS"]
-    for batch in _claim_batches(B_UNCERTAIN, now, 20):
+    """Ask the gateway, in one status call, what arrived of uncertain requests; resend only what never arrived.
+
+    About several messages that call is SMSC's one "mass" request of the minute: after a crash every
+    request left in doubt is asked about at once, not one a minute.
+    """
+    asking = []
+    for batch in _claim_batches(B_UNCERTAIN, now, max(1, RECONCILE_PAIRS // current_app.config["SMS_BATCH_SIZE"])):
         request = outbox.pending_request(batch)
-        phones = request.phones
-        if not phones:
-            batch.status = B_SENT
-            db.session.commit()
-            continue
-        try:
-            statuses = gateway().status(batch.request_id, phones)
-        except Exception as exc:  # the gateway is still unsure; try again later
-            current_app.logger.warning("reconcile %s: %s", batch.request_id, exc)
-            continue
-        missing = [p for p in phones if statuses.get(p) is None or statuses[p].state == sms.NOT_FOUND]
-        for phone in phones:
-            if phone not in missing:
-                apply_status(batch, statuses[phone], now)
-        if missing and batch.attempts >= max_attempts:
-            outbox.move(batch.id, missing, FAILED, now, f"gave up after {batch.attempts} attempts: {batch.reason}")
-            batch.status = B_SENT
-        elif missing:
-            ids = dict(zip(request.phones, request.ids, strict=True))
-            _send(replace(request, ids=[ids[p] for p in missing], phones=missing), now)
+        if request.phones:
+            asking.append((batch, request))
         else:
             batch.status = B_SENT
+    db.session.commit()
+    pairs = [(request.request_id, phone) for _batch, request in asking for phone in request.phones]
+    if not pairs:
+        return 0
+    if len(pairs) > 1 and not take_mass_status_turn(now):
+        for batch, _request in asking:  # asked as soon as the turn is free
+            batch.next_attempt_at = now + MASS_STATUS_EVERY
         db.session.commit()
-        done += 1
-    return done
+        return 0
+    try:
+        statuses = gateway().statuses(pairs)
+    except Exception as exc:  # the gateway is still unsure: asked again when the claim runs out
+        current_app.logger.warning("reconcile of %d requests: %s", len(asking), exc)
+        return 0
+    for batch, request in asking:
+        _settle(batch, request, {p: statuses.get((request.request_id, p)) for p in request.phones}, now)
+        db.session.commit()
+    return len(asking)
+
+
+def _settle(batch: SmsBatch, request: outbox.Claimed, statuses: dict, now: datetime) -> None:
+    """Record what the gateway knows of an uncertain request's messages; resend those that never arrived."""
+    missing = [p for p, status in statuses.items() if status is None or status.state == sms.NOT_FOUND]
+    for phone, status in statuses.items():
+        if phone not in missing:
+            apply_status(batch.id, status, now)
+    if missing and batch.attempts >= current_app.config["SMS_MAX_ATTEMPTS"]:
+        outbox.move(batch.id, missing, FAILED, now, f"gave up after {batch.attempts} attempts: {batch.reason}")
+        batch.status = B_SENT
+    elif missing:
+        ids = dict(zip(request.phones, request.ids, strict=True))
+        _send(replace(request, ids=[ids[p] for p in missing], phones=missing), now)
+    else:
+        batch.status = B_SENT
 
 
 def sweep_stuck(now: datetime) -> int:
@@ -254,11 +292,16 @@ def sweep_stuck(now: datetime) -> int:
 
 
 def poll_statuses(now: datetime) -> int:
-    """Ask the gateway about messages still not final after SMS_STATUS_POLL_MINUTES."""
+    """Ask the gateway about messages still not final after SMS_STATUS_POLL_MINUTES, in one request.
+
+    Up to SMS_STATUS_POLL_LIMIT messages of any requests go in one status call; about several messages
+    it is SMSC's one "mass" request of the minute, shared with reconcile and the other workers.
+    """
     minutes = current_app.config["SMS_STATUS_POLL_MINUTES"]
     due = now - timedelta(minutes=minutes)
     rows = db.session.execute(
-        select(OutboxMessage.batch_id, OutboxMessage.phone)
+        select(OutboxMessage.id, OutboxMessage.batch_id, SmsBatch.request_id, OutboxMessage.phone)
+        .join(SmsBatch, SmsBatch.id == OutboxMessage.batch_id)
         .where(
             OutboxMessage.status == SENT,
             OutboxMessage.sent_at <= due,
@@ -267,26 +310,19 @@ def poll_statuses(now: datetime) -> int:
         )
         .limit(current_app.config["SMS_STATUS_POLL_LIMIT"])
     ).all()
-    by_batch: dict[int, list[str]] = {}
-    for batch_id, phone in rows:
-        by_batch.setdefault(batch_id, []).append(phone)
-    moved = 0
-    for batch_id, phones in by_batch.items():
-        batch = db.session.get(SmsBatch, batch_id)
-        db.session.commit()
-        try:
-            statuses = gateway().status(batch.request_id, phones)
-        except Exception as exc:
-            current_app.logger.warning("status poll %s: %s", batch.request_id, exc)
-            break
-        for status in statuses.values():
-            moved += apply_status(batch, status, now)
-        db.session.execute(
-            OutboxMessage.__table__.update()
-            .where(OutboxMessage.batch_id == batch_id, OutboxMessage.phone.in_(phones))
-            .values(checked_at=now)
-        )
-        db.session.commit()
+    db.session.commit()
+    if not rows or (len(rows) > 1 and not take_mass_status_turn(now)):
+        return 0
+    try:
+        statuses = gateway().statuses([(row.request_id, row.phone) for row in rows])
+    except Exception as exc:
+        current_app.logger.warning("status poll of %d messages: %s", len(rows), exc)
+        return 0
+    moved = sum(apply_status(row.batch_id, statuses[(row.request_id, row.phone)], now) for row in rows)
+    db.session.execute(
+        OutboxMessage.__table__.update().where(among(OutboxMessage.id, [row.id for row in rows])).values(checked_at=now)
+    )
+    db.session.commit()
     return moved
 
 
@@ -301,5 +337,5 @@ def apply_callback(request_id: str, status: DeliveryStatus, now: datetime) -> bo
     )
     if phone is None:
         return False
-    apply_status(batch, DeliveryStatus(phone, status.state, status.final, status.reason, status.code), now)
+    apply_status(batch.id, DeliveryStatus(phone, status.state, status.final, status.reason, status.code), now)
     return True

@@ -134,3 +134,12 @@ class DispatchSwitch(db.Model):
     paused_until: Mapped[datetime] = mapped_column(UTCDateTime)
     detail: Mapped[str] = mapped_column(Text, default="")
     since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GatewaySlot(db.Model):
+    """A gateway limit every worker shares: when the next call of its kind is allowed (one row per kind)."""
+
+    __tablename__ = "gateway_slots"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    free_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -371,6 +371,8 @@ class FakeSmsc:
         pairs = [(i.strip(), digits(p)) for i, p in zip(ids, phones, strict=False) if i.strip()]
         if not pairs or len(ids) != len(phones):
             raise ApiError(1)
+        if len(pairs) > 1:  # a "mass" request: at most one a minute per login (§8)
+            self._limit(("status", "mass"), 1)
         for pair in pairs:
             self._limit(("status", pair), 5)
         answers = []

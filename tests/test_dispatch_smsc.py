@@ -1,5 +1,6 @@
 """Dispatch through our real SMSC client to the HTTP fake: every error class, and never twice."""
 
+import threading
 from collections import Counter
 from datetime import timedelta
 
@@ -81,6 +82,60 @@ def test_delivery_statuses_are_polled_after_a_while(smsc_app, fake_smsc):
     db.session.commit()
     assert statuses() == {"delivered": 2, "failed": 1}
     assert reasons()[PHONES[2]]
+
+
+def status_requests(fake):
+    return [r.params for r in fake.requests if r.endpoint == "status"]
+
+
+def test_statuses_are_polled_in_one_request_when_the_minutes_turn_is_free(smsc_app, fake_smsc):
+    now = utcnow()
+    run(now)  # two requests: kk and ru
+    due = now + timedelta(minutes=11)
+    assert dispatch.take_mass_status_turn(due)  # another worker asked SMSC about several messages just now
+    assert dispatch.poll_statuses(due) == 0 and status_requests(fake_smsc) == []
+    fake_smsc.deliver_all()
+    fake_smsc.advance(61)
+    assert dispatch.poll_statuses(due + timedelta(seconds=61)) == 3
+    assert statuses() == {"delivered": 3}
+    (asked,) = status_requests(fake_smsc)
+    assert set(asked["id"].strip(",").split(",")) == set(db.session.scalars(select(SmsBatch.request_id)))
+
+
+def test_uncertain_requests_are_reconciled_together_in_the_minutes_one_status_call(smsc_app, fake_smsc):
+    now = utcnow()
+    fake_smsc.fail_next(9)
+    fake_smsc.fail_next(9)
+    run(now)  # both requests (one phone, two phones) answered "too frequent": uncertain
+    assert db.session.scalars(select(SmsBatch.status)).all() == ["uncertain", "uncertain"]
+    later = now + timedelta(minutes=2)
+    fake_smsc.advance(61)
+    assert dispatch.take_mass_status_turn(later)  # taken by a poll
+    assert dispatch.reconcile(later) == 0 and status_requests(fake_smsc) == []
+    assert {b.next_attempt_at for b in db.session.scalars(select(SmsBatch))} == {later + dispatch.MASS_STATUS_EVERY}
+    assert not dispatch.take_mass_status_turn(later + timedelta(seconds=30))
+    assert reconcile(fake_smsc, later + timedelta(seconds=61)) == 2
+    (asked,) = status_requests(fake_smsc)  # one call about all three messages of both requests
+    assert len(asked["phone"].strip(",").split(",")) == 3
+    assert statuses() == {"sent": 3} and received(fake_smsc) == Counter(PHONES)
+
+
+def test_of_workers_asking_at_once_one_takes_the_minutes_turn(smsc_app):
+    if dispatch.lanes() == 1:
+        pytest.skip("one worker on SQLite")
+    now, start, taken = utcnow(), threading.Barrier(4), []
+
+    def worker():
+        with smsc_app.app_context():  # its own session and connection, as another worker's
+            start.wait()
+            taken.append(dispatch.take_mass_status_turn(now))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(taken) == [False, False, False, True]
 
 
 @pytest.mark.parametrize(("code", "reason"), [(1, "bad_parameters"), (5, "bad_time"), (6, "forbidden"),

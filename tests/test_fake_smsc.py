@@ -224,6 +224,17 @@ def test_more_than_5_status_requests_per_message_per_minute_is_error_9(fake_smsc
     assert api(fake_smsc, "status.php", id="s", phone=PHONE)["status"] == -1
 
 
+def test_one_mass_status_request_a_minute_and_single_ones_besides(fake_smsc):
+    send(fake_smsc, phones=f"{PHONE},{OTHER}", id="a")
+    send(fake_smsc, phones=OTHER, id="b")
+    both = api(fake_smsc, "status.php", id="a,b", phone=f"{PHONE},{OTHER}")  # several requests in one list
+    assert [(a["id"], a["phone"], a["status"]) for a in both] == [("a", "77011234567", -1), ("b", "77017654321", -1)]
+    assert api(fake_smsc, "status.php", id="a,a", phone=f"{PHONE},{OTHER}")["error_code"] == 9
+    assert api(fake_smsc, "status.php", id="b,", phone=f"{OTHER},")[0]["status"] == -1  # one message: not mass
+    fake_smsc.advance(60)
+    assert len(api(fake_smsc, "status.php", id="a,a", phone=f"{PHONE},{OTHER}")) == 2
+
+
 def test_messages_expire_to_status_3_when_valid_runs_out(fake_smsc):
     send(fake_smsc, id="v", valid="01:30")
     fake_smsc.advance(5399)

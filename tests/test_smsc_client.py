@@ -213,6 +213,26 @@ def test_status_of_several_phones_in_one_call(fake_smsc, gw):
     }
 
 
+def test_statuses_of_several_requests_in_one_call_match_by_request_and_phone(fake_smsc, gw):
+    gw.send("r1", [PHONE, OTHER], "Hi")
+    gw.send("r2", [PHONE], "Again")
+    fake_smsc.set_status("r1", PHONE, 1)
+    fake_smsc.set_status("r2", PHONE, 22, 1)
+    pairs = [("r2", PHONE), ("r1", OTHER), ("r1", PHONE), ("r3", PHONE)]
+    statuses = gw.statuses(pairs)
+    assert {pair: s.state for pair, s in statuses.items()} == {
+        ("r2", PHONE): UNDELIVERED,
+        ("r1", OTHER): PENDING,
+        ("r1", PHONE): DELIVERED,
+        ("r3", PHONE): NOT_FOUND,
+    }
+    status_calls = [r for r in fake_smsc.requests if r.endpoint == "status"]
+    assert len(status_calls) == 1 and status_calls[0].params["id"] == "r2,r1,r1,r3,"
+    with pytest.raises(SmscError) as caught:  # SMSC's one mass request of the minute is spent
+        gw.statuses(pairs[:2])
+    assert caught.value.reason == "duplicate_or_too_frequent"
+
+
 def test_status_errors_raise_a_typed_error(fake_smsc, gw):
     fake_smsc.fail_next(9, endpoint="status")
     with pytest.raises(SmscError) as caught:

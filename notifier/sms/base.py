@@ -74,5 +74,8 @@ class Gateway(Protocol):
     def status(self, request_id: str, phones: list[str]) -> dict[str, DeliveryStatus]:
         """Return the delivery state of each phone of a request."""
 
+    def statuses(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], DeliveryStatus]:
+        """Return the delivery state of each (request id, phone), in one call."""
+
     def balance(self) -> Decimal | None:
         """Return the account balance, when the gateway has one."""

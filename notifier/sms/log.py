@@ -24,6 +24,10 @@ class LogGateway:
         """Every logged message counts as delivered."""
         return {p: DeliveryStatus(p, DELIVERED, True) for p in phones}
 
+    def statuses(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], DeliveryStatus]:
+        """Every logged message counts as delivered."""
+        return {(r, p): DeliveryStatus(p, DELIVERED, True) for r, p in pairs}
+
     def balance(self) -> Decimal | None:
         """The log gateway has no account."""
         return None

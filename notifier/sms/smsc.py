@@ -151,14 +151,22 @@ class SmscGateway:
 
     def status(self, request_id: str, phones: list[str]) -> dict[str, DeliveryStatus]:
         """Return the delivery state of each phone of a request; raise SmscError when SMSC fails."""
-        # Matching id and phone lists; the trailing commas force the list answer even for one phone.
-        form = {"id": f"{request_id}," * len(phones), "phone": "".join(f"{p}," for p in phones)}
+        found = self.statuses([(request_id, p) for p in phones])
+        return {p: found[(request_id, p)] for p in phones}
+
+    def statuses(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], DeliveryStatus]:
+        """Return the delivery state of each (request id, phone), of one request or several, in one call.
+
+        More than one pair makes it a "mass" request, which SMSC allows once a minute per login (§8).
+        """
+        # Matching id and phone lists; the trailing commas force the list answer even for one pair.
+        form = {"id": "".join(f"{r}," for r, _p in pairs), "phone": "".join(f"{p}," for _r, p in pairs)}
         answer = self._call("status.php", form)
         try:
-            found = _statuses(answer if isinstance(answer, list) else [answer], phones)
+            found = _statuses(answer if isinstance(answer, list) else [answer], pairs)
         except (AttributeError, TypeError, ValueError):
             raise SmscError(UNCERTAIN, "bad_response", str(answer)[:200]) from None
-        return {p: found.get(p) or DeliveryStatus(p, NOT_FOUND, False) for p in phones}
+        return {pair: found.get(pair) or DeliveryStatus(pair[1], NOT_FOUND, False) for pair in pairs}
 
     def balance(self) -> Decimal:
         """Return the account balance."""
@@ -276,13 +284,14 @@ def _send_result(answer: dict, phones: list[str]) -> SendResult:
     return SendResult(ACCEPTED, parts=parts, cost=cost, phones=results, detail=f"id {answer.get('id')}")
 
 
-def _statuses(items: list, phones: list[str]) -> dict[str, DeliveryStatus]:
-    """Read a status.php list answer; entries match our phones by digits, else by position."""
-    ours, found = {digits(p): p for p in phones}, {}
+def _statuses(items: list, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], DeliveryStatus]:
+    """Read a status.php list answer; entries match our (id, phone) pairs, phones by digits, else by position."""
+    ours, found = {(r, digits(p)): (r, p) for r, p in pairs}, {}
     for index, item in enumerate(items):
-        phone = ours.get(digits(str(item.get("phone", "")))) or (phones[index] if index < len(phones) else None)
-        if phone is not None:
-            found[phone] = _delivery(phone, item.get("status"), item.get("err"))
+        key = (str(item.get("id", "")).strip(), digits(str(item.get("phone", ""))))
+        pair = ours.get(key) or (pairs[index] if index < len(pairs) else None)
+        if pair is not None:
+            found[pair] = _delivery(pair[1], item.get("status"), item.get("err"))
     return found
 
 
