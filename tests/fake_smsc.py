@@ -35,6 +35,7 @@ ERROR_TEXT |= {9: "duplicate request, wait a minute"}
 ERRORS_WITH_ID = {3, 6, 7, 8}
 FINAL = {1, 2, 3, 4, 20, 22, 23, 24, 25}
 SECRET_PARAMS = {"psw", "apikey"}
+STATUS_CONCURRENCY_LIMIT = 5  # the 5th simultaneous status.php request per login gets error 9 (§4.3)
 # Deferred-send forms of `time`: DDMMYYhhmm, DD.MM.YY hh:mm, h1-h2, 0<unix ts>, +minutes.
 TIME_FORMATS = re.compile(r"\d{10}|\d\d\.\d\d\.\d\d \d\d:\d\d|\d{1,2}-\d{1,2}|0\d*|\+\d+")
 CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{1,40}")
@@ -144,7 +145,7 @@ class FakeSmsc:
         self._tracked: dict[tuple[str, str], Tracked] = {}
         self._scripts: dict[str, tuple[int, int, bool]] = {}
         self._hits: dict[object, list[float]] = defaultdict(list)
-        self._in_flight: dict[str, int] = defaultdict(int)
+        self._in_flight: dict[tuple[str, str], int] = defaultdict(int)  # (caller, endpoint) -> requests
         self._inbound: list[Inbound] = []
         self._outbox: queue.Queue = queue.Queue(maxsize=1000)
         self._server: ThreadingHTTPServer | None = None
@@ -296,7 +297,10 @@ class FakeSmsc:
     def handle(self, endpoint: str, params: dict) -> object:
         """Answer one authenticated API call with a JSON-able body, or raise ApiError."""
         self._authenticate(params)
-        if self._in_flight[_caller(params)] >= self.concurrency_limit:
+        caller = _caller(params)
+        if sum(n for (who, _e), n in self._in_flight.items() if who == caller) >= self.concurrency_limit:
+            raise ApiError(9)
+        if endpoint == "status" and self._in_flight[(caller, endpoint)] >= STATUS_CONCURRENCY_LIMIT:
             raise ApiError(9)
         try:
             return getattr(self, f"_{endpoint}")(params)
@@ -397,6 +401,7 @@ class FakeSmsc:
     def _get(self, params: dict) -> list:
         if params.get("get_answers") != "1":
             raise ApiError(1)
+        self._limit(("get", tuple(sorted(params.items()))), 3)  # >3 identical requests a minute (§4.3)
         after, hours = int(params.get("after_id") or 0), float(params.get("hour") or 24)
         to_phone, since = digits(params.get("to_phone", "")), self.now() - hours * 3600
         return [
@@ -466,12 +471,12 @@ class Handler(BaseHTTPRequestHandler):
         if endpoint is None:
             return self._reply(404, "not found", "utf-8")
         with fake._lock:
-            fake._in_flight[_caller(params)] += 1
+            fake._in_flight[(_caller(params), endpoint)] += 1
         try:
             self._answer(fake, endpoint, path, params)
         finally:
             with fake._lock:
-                fake._in_flight[_caller(params)] -= 1
+                fake._in_flight[(_caller(params), endpoint)] -= 1
 
     def _answer(self, fake: FakeSmsc, endpoint: str, path: str, params: dict) -> None:
         hook = fake._hooks[endpoint].pop(0) if fake._hooks[endpoint] else Hook("none")

@@ -189,6 +189,24 @@ def test_too_many_concurrent_requests_per_login_is_error_9(fake_smsc):
     assert send(fake_smsc)["error_code"] == 9  # the stalled request is still in flight
 
 
+def test_a_fifth_concurrent_status_request_is_error_9(fake_smsc):
+    send(fake_smsc, id="c")
+    for _ in range(4):
+        fake_smsc.timeout_next(seconds=5, processed=False, endpoint="status")
+        with client(timeout=0.2) as http, pytest.raises(httpx.ReadTimeout):
+            http.post(f"{fake_smsc.url}/sys/status.php", data={"login": fake_smsc.login, "id": "c", "phone": PHONE})
+    assert api(fake_smsc, "status.php", id="c", phone=PHONE)["error_code"] == 9  # four still in flight
+    assert send(fake_smsc, id="d")["cnt"] == 1  # other endpoints count against the login's 15 only
+
+
+def test_more_than_3_identical_get_requests_a_minute_is_error_9(fake_smsc):
+    answers = [api(fake_smsc, "get.php", get_answers="1", after_id="5") for _ in range(4)]
+    assert answers[:3] == [[], [], []] and answers[3]["error_code"] == 9
+    assert api(fake_smsc, "get.php", get_answers="1", after_id="6") == []  # not identical
+    fake_smsc.advance(61)
+    assert api(fake_smsc, "get.php", get_answers="1", after_id="5") == []
+
+
 def test_status_machine_with_callbacks_and_unknown_pairs(fake_smsc):
     send(fake_smsc, phones=f"{PHONE},{OTHER}", id="m1")
     fake_smsc.script_phone(OTHER, 22, 1)  # applies to sends from now on
