@@ -126,10 +126,14 @@ class ClaimRun:
 
     def advance(self, rows: list, taken: set[int]) -> None:
         """Move the marks past the rows read, but not past a row left queued (a partial tail)."""
-        for urgent in {row.urgent for row in rows}:
-            read = [row.id for row in rows if row.urgent == urgent]
-            left = [id_ for id_ in read if id_ not in taken]
-            self.read_to[urgent] = min(left) - 1 if left else max(read)
+        read: dict[bool, int] = {}
+        left: dict[bool, int] = {}
+        for id_, urgent, *_rest in rows:  # ids ascend within each urgency
+            read[urgent] = id_
+            if id_ not in taken and urgent not in left:
+                left[urgent] = id_
+        for urgent, last in read.items():
+            self.read_to[urgent] = left[urgent] - 1 if urgent in left else last
 
 
 def _queued(now: datetime, limit: int, urgent_only: bool, read_to: dict) -> list:
@@ -179,9 +183,10 @@ def claim(
     size = current_app.config["SMS_BATCH_SIZE"]
     groups: dict[tuple, list] = defaultdict(list)
     for row in rows:
-        key = (row.event_id, row.language, row.with_stop_hint) if row.text is None else ("text", row.text)
+        _id, _urgent, _phone, event_id, language, hint, text = row
+        key = (event_id, language, hint) if text is None else ("text", text)
         if key not in texts:
-            texts[key] = row.text if row.text is not None else render(row.event_id, row.language, row.with_stop_hint)
+            texts[key] = text if text is not None else render(event_id, language, hint)
         groups[key].append(row)
     chunks: list[tuple[str, list]] = []
     for key, members in groups.items():
@@ -191,7 +196,7 @@ def claim(
         # A text with fewer than `size` messages is never held back, so nothing waits for ever.
         end = len(members) - len(members) % size if full else len(members)
         chunks += [(texts[key], members[start : start + size]) for start in range(0, end, size)]
-    run.advance(rows, {member.id for _text, members in chunks for member in members})
+    run.advance(rows, {member[0] for _text, members in chunks for member in members})
     if not chunks:
         db.session.commit()
         return []
