@@ -291,11 +291,18 @@ def sweep_stuck(now: datetime) -> int:
     return len(batches)
 
 
+def _doubts_due(by: datetime) -> bool:
+    """Whether a request in doubt will be asked about by then: the minute's turn is reconcile's first."""
+    due = select(SmsBatch.id).where(SmsBatch.status == B_UNCERTAIN, SmsBatch.next_attempt_at <= by).limit(1)
+    return db.session.scalar(due) is not None
+
+
 def poll_statuses(now: datetime) -> int:
     """Ask the gateway about messages still not final after SMS_STATUS_POLL_MINUTES, in one request.
 
     Up to SMS_STATUS_POLL_LIMIT messages of any requests go in one status call; about several messages
-    it is SMSC's one "mass" request of the minute, shared with reconcile and the other workers.
+    it is SMSC's one "mass" request of the minute, shared with the other workers, and left to reconcile
+    when a request in doubt is due within the minute (else the two jobs' rhythms could starve reconcile).
     """
     minutes = current_app.config["SMS_STATUS_POLL_MINUTES"]
     due = now - timedelta(minutes=minutes)
@@ -310,8 +317,9 @@ def poll_statuses(now: datetime) -> int:
         )
         .limit(current_app.config["SMS_STATUS_POLL_LIMIT"])
     ).all()
+    wait = len(rows) > 1 and (_doubts_due(now + MASS_STATUS_EVERY) or not take_mass_status_turn(now))
     db.session.commit()
-    if not rows or (len(rows) > 1 and not take_mass_status_turn(now)):
+    if not rows or wait:
         return 0
     try:
         statuses = gateway().statuses([(row.request_id, row.phone) for row in rows])

@@ -120,6 +120,23 @@ def test_uncertain_requests_are_reconciled_together_in_the_minutes_one_status_ca
     assert statuses() == {"sent": 3} and received(fake_smsc) == Counter(PHONES)
 
 
+def test_the_poller_leaves_the_minutes_turn_to_a_request_in_doubt(smsc_app, fake_smsc):
+    now = utcnow()
+    run(now)  # two requests sent; after ten minutes both are due for a poll
+    outbox.enqueue(PHONES[1], "Ответ", "ru", "appeal_reply", now, urgent=True)
+    outbox.enqueue(PHONES[2], "Ответ", "ru", "appeal_reply", now, urgent=True)
+    db.session.commit()
+    fake_smsc.fail_next(9)
+    later = now + timedelta(minutes=11)
+    run(later)  # the two replies' request is in doubt, to be asked about a minute later
+    asked = now + timedelta(minutes=11, seconds=30)
+    assert dispatch.poll_statuses(asked) == 0 and status_requests(fake_smsc) == []
+    fake_smsc.advance(61)
+    assert dispatch.reconcile(later + timedelta(seconds=61)) == 1
+    assert len(status_requests(fake_smsc)) == 1  # reconcile had the turn
+    assert statuses() == {"sent": 5}
+
+
 def test_of_workers_asking_at_once_one_takes_the_minutes_turn(smsc_app):
     if dispatch.lanes() == 1:
         pytest.skip("one worker on SQLite")
