@@ -510,6 +510,12 @@ def report(results: dict) -> None:
         f" PostgreSQL {ours['pg_cpu_s'] * per:.1f}, fake {ours['fake_cpu_s'] * per:.1f}; if every CPU were busy, the"
         f" floor would be {(ours['cpu_s'] + ours['pg_cpu_s'] + ours['fake_cpu_s']) / os.cpu_count() * per:.1f} s"
     )
+    floor = (ours["cpu_s"] + ours["pg_cpu_s"] + ours["fake_cpu_s"]) / os.cpu_count()
+    bare_s = (r["bare_before"]["seconds"] + r["bare_after"]["seconds"]) / 2
+    print(
+        f"so this design's ceiling here is {bare_s / floor:.2f}× the bare client ({bare_s:.2f} s / {floor:.2f} s),"
+        f" reached only if the {os.cpu_count()} CPUs never idled (they were {busy(ours):.0%} busy)"
+    )
     if "workers" in results:
         report_workers(results["workers"])
     load = results["load_average"]
