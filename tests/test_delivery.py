@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from announcements import service
 from announcements.models import Announcement
@@ -237,6 +237,26 @@ def test_stopped_subscriber_gets_no_follow_up(ctx):
     service.complete(staff("water.editor"), ann, NOON + timedelta(hours=2))
     db.session.commit()
     assert rows("completed") == []
+
+
+def test_an_idle_dispatch_run_does_not_add_up_the_days_parts(ctx):
+    create_subscriber("+77010000001")
+    publish()
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement.lower())
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert dispatch.dispatch(NOON) == 1  # something to send: the budget is checked
+        db.session.commit()
+        budget_checks = sum("sum(outbox.parts)" in s for s in statements)
+        assert dispatch.dispatch(NOON + timedelta(seconds=3)) == 0  # the next run finds nothing due
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert budget_checks == 1 and sum("sum(outbox.parts)" in s for s in statements) == 1
 
 
 def test_daily_budget_pauses_non_urgent_and_staff_see_why(ctx):
