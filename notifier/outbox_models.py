@@ -67,7 +67,7 @@ class OutboxMessage(db.Model):
             "ix_outbox_pending",
             "status",
             "next_attempt_at",
-            postgresql_where=text("status IN ('queued', 'held', 'sending')"),
+            postgresql_where=text("status IN ('queued', 'held')"),
         ),
         # The daily budget (before every dispatch) and the status poller: "sent since …".
         Index(
