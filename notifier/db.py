@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, TypeDecorator, any_, bindparam, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase
 
@@ -59,6 +60,11 @@ def among(column, values: list):
     if db.session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+def insert_on_conflict(table):
+    """INSERT that takes this database's ON CONFLICT clauses (PostgreSQL's or SQLite's dialect insert)."""
+    return (postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
 
 
 def use_wal(engine) -> None:

@@ -7,10 +7,9 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from notifier import outbox
-from notifier.db import among, db
+from notifier.db import among, db, insert_on_conflict
 from notifier.lanes import lane_count, run_lanes
 from notifier.outbox_models import (
     B_FAILED,
@@ -60,11 +59,6 @@ def active_switches(now: datetime) -> list[DispatchSwitch]:
     return list(db.session.scalars(select(DispatchSwitch).where(DispatchSwitch.paused_until > now)))
 
 
-def _insert(table):
-    """INSERT with this database's ON CONFLICT clauses."""
-    return (postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
-
-
 def take_mass_status_turn(now: datetime) -> bool:
     """Take this minute's one status request about several messages, for every worker at once; commit.
 
@@ -72,7 +66,7 @@ def take_mass_status_turn(now: datetime) -> bool:
     row lock and then finds the turn taken.
     """
     table = GatewaySlot.__table__
-    db.session.execute(_insert(table).values(name=MASS_STATUS, free_at=now).on_conflict_do_nothing())
+    db.session.execute(insert_on_conflict(table).values(name=MASS_STATUS, free_at=now).on_conflict_do_nothing())
     taken = db.session.execute(
         update(table).where(table.c.name == MASS_STATUS, table.c.free_at <= now).values(free_at=now + MASS_STATUS_EVERY)
     ).rowcount
@@ -82,7 +76,9 @@ def take_mass_status_turn(now: datetime) -> bool:
 
 def _pause(cause: str, until: datetime, detail: str, now: datetime) -> None:
     """Pause dispatch for a cause; an upsert, since several lanes may hit the same error at once."""
-    stmt = _insert(DispatchSwitch.__table__).values(cause=cause, paused_until=until, detail=detail[:2000], since=now)
+    stmt = insert_on_conflict(DispatchSwitch.__table__).values(
+        cause=cause, paused_until=until, detail=detail[:2000], since=now
+    )
     db.session.execute(
         stmt.on_conflict_do_update(
             index_elements=["cause"], set_={"paused_until": stmt.excluded.paused_until, "detail": stmt.excluded.detail}

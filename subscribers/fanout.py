@@ -3,10 +3,9 @@
 from datetime import datetime
 
 from sqlalchemy import and_, exists, func, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
-from notifier.db import db
+from notifier.db import db, insert_on_conflict
 from notifier.outbox import NOT_TOLD, hinted_subscribers, initial_status, pass_on_stop_hints
 from notifier.outbox_models import CANCELLED, DELIVERED, PENDING_STATUSES, SENDING, SENT, OutboxMessage
 from subscribers.models import ACTIVE, Subscriber, subscriber_departments, subscriber_districts
@@ -63,10 +62,8 @@ def _constants(status: str, due: datetime, now: datetime) -> tuple:
 
 def _insert_ignoring_duplicates(event_id: int, source) -> int:
     """Insert the rows, skipping (event, subscriber) pairs already queued; return the event's row count."""
-    dialect = db.session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
     # (event, subscriber) is unique: a retried job or a second worker inserts nothing twice.
-    stmt = module.insert(OutboxMessage.__table__).from_select(COLUMNS, source)
+    stmt = insert_on_conflict(OutboxMessage.__table__).from_select(COLUMNS, source)
     db.session.execute(stmt.on_conflict_do_nothing(index_elements=["event_id", "subscriber_id"]))
     # INSERT's rowcount is not reliable across drivers (psycopg reports -1), so count what is there.
     return db.session.scalar(select(func.count()).where(OutboxMessage.event_id == event_id))
