@@ -145,7 +145,7 @@ def test_timeout_after_smsc_processed_the_send_reconciles_to_pending(fake_smsc, 
     assert (first.outcome, first.reason) == (UNCERTAIN, "timeout")
     resend = gw.send("t1", [PHONE], "Hi")  # byte-identical within 60 s: SMSC answers error 9 (§3)
     assert (resend.outcome, resend.reason) == (UNCERTAIN, "duplicate_or_too_frequent")
-    status = gw.status("t1", [PHONE])[PHONE]
+    status = gw.statuses([("t1", PHONE)])[("t1", PHONE)]
     assert (status.state, status.final) == (PENDING, False)
     assert len(fake_smsc.sent_messages) == 1
 
@@ -154,7 +154,7 @@ def test_timeout_before_smsc_processed_the_send_reconciles_to_not_found(fake_sms
     fake_smsc.timeout_next(seconds=5, processed=False)
     result = gw.send("t2", [PHONE], "Hi")
     assert (result.outcome, result.reason) == (UNCERTAIN, "timeout")
-    assert gw.status("t2", [PHONE])[PHONE].state == NOT_FOUND
+    assert gw.statuses([("t2", PHONE)])[("t2", PHONE)].state == NOT_FOUND
     assert gw.send("t2", [PHONE], "Hi").outcome == ACCEPTED
     assert len(fake_smsc.sent_messages) == 1
 
@@ -198,15 +198,15 @@ def test_the_backup_host_is_www2_of_the_domain():
 def test_status_maps_every_final_code(fake_smsc, gw, code, err, state, reason):
     gw.send("s1", [PHONE], "Hi")
     fake_smsc.set_status("s1", PHONE, code, err)
-    assert gw.status("s1", [PHONE])[PHONE] == DeliveryStatus(PHONE, state, True, reason, err)
+    assert gw.statuses([("s1", PHONE)])[("s1", PHONE)] == DeliveryStatus(PHONE, state, True, reason, err)
 
 
 def test_status_of_several_phones_in_one_call(fake_smsc, gw):
     gw.send("s2", [PHONE, OTHER], "Hi")
     fake_smsc.hand_off_all()
     fake_smsc.set_status("s2", OTHER, 1)
-    statuses = gw.status("s2", [PHONE, OTHER, "+77000000000"])
-    assert {p: (s.state, s.final) for p, s in statuses.items()} == {
+    statuses = gw.statuses([("s2", p) for p in (PHONE, OTHER, "+77000000000")])
+    assert {p: (s.state, s.final) for (_request, p), s in statuses.items()} == {
         PHONE: (PENDING, False),
         OTHER: (DELIVERED, True),
         "+77000000000": (NOT_FOUND, False),
@@ -236,7 +236,7 @@ def test_statuses_of_several_requests_in_one_call_match_by_request_and_phone(fak
 def test_status_errors_raise_a_typed_error(fake_smsc, gw):
     fake_smsc.fail_next(9, endpoint="status")
     with pytest.raises(SmscError) as caught:
-        gw.status("s3", [PHONE])
+        gw.statuses([("s3", PHONE)])
     assert (caught.value.outcome, caught.value.reason, caught.value.retry_after) == (
         UNCERTAIN,
         "duplicate_or_too_frequent",
@@ -372,12 +372,12 @@ def test_the_password_never_reaches_urls_logs_or_results(caplog, capsys):
     caplog.set_level(logging.DEBUG)
     try:
         gw = gateway_for(fake, password=secret, base_url=CLOSED, backup_base_url=fake.url)
-        seen = [gw.send("p1", [PHONE], "Hi"), gw.status("p1", [PHONE]), gw.balance(), gw.fetch_inbound(None), gw]
+        seen = [gw.send("p1", [PHONE], "Hi"), gw.statuses([("p1", PHONE)]), gw.balance(), gw.fetch_inbound(None), gw]
         fake.timeout_next(seconds=5)
         fake.fail_next(2, endpoint="status")
         seen += [gw.send("p2", [PHONE], "Hi")]
         with pytest.raises(SmscError) as caught:
-            gw.status("p2", [PHONE])
+            gw.statuses([("p2", PHONE)])
         seen += [caught.value, caught.value.detail]
     finally:
         fake.stop()

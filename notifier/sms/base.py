@@ -71,9 +71,6 @@ class Gateway(Protocol):
     def send(self, request_id: str, phones: list[str], text: str) -> SendResult:
         """Send `text` to `phones`; `request_id` is stored before the call and reused on resend."""
 
-    def status(self, request_id: str, phones: list[str]) -> dict[str, DeliveryStatus]:
-        """Return the delivery state of each phone of a request."""
-
     def statuses(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], DeliveryStatus]:
         """Return the delivery state of each (request id, phone), in one call."""
 

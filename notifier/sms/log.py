@@ -20,10 +20,6 @@ class LogGateway:
             phones={p: PhoneResult(p, True) for p in phones},
         )
 
-    def status(self, request_id: str, phones: list[str]) -> dict[str, DeliveryStatus]:
-        """Every logged message counts as delivered."""
-        return {p: DeliveryStatus(p, DELIVERED, True) for p in phones}
-
     def statuses(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], DeliveryStatus]:
         """Every logged message counts as delivered."""
         return {(r, p): DeliveryStatus(p, DELIVERED, True) for r, p in pairs}

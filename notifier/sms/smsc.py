@@ -149,13 +149,9 @@ class SmscGateway:
         except (AttributeError, TypeError, ValueError):  # SMSC answered 200 with a shape we do not know
             return SendResult(UNCERTAIN, "bad_response", str(answer)[:200])
 
-    def status(self, request_id: str, phones: list[str]) -> dict[str, DeliveryStatus]:
-        """Return the delivery state of each phone of a request; raise SmscError when SMSC fails."""
-        found = self.statuses([(request_id, p) for p in phones])
-        return {p: found[(request_id, p)] for p in phones}
-
     def statuses(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], DeliveryStatus]:
-        """Return the delivery state of each (request id, phone), of one request or several, in one call.
+        """Return the delivery state of each (request id, phone), of one request or several, in one call;
+        raise SmscError when SMSC fails.
 
         More than one pair makes it a "mass" request, which SMSC allows once a minute per login (§8).
         """
