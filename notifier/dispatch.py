@@ -234,8 +234,8 @@ def reconcile(now: datetime) -> int:
     request left in doubt is asked about at once, not one a minute.
     """
     asking = []
-    for batch in _claim_batches(B_UNCERTAIN, now, max(1, RECONCILE_PAIRS // current_app.config["SMS_BATCH_SIZE"])):
-        request = outbox.pending_request(batch)
+    batches = _claim_batches(B_UNCERTAIN, now, max(1, RECONCILE_PAIRS // current_app.config["SMS_BATCH_SIZE"]))
+    for batch, request in zip(batches, outbox.pending_requests(batches), strict=True):
         if request.phones:
             asking.append((batch, request))
         else:

@@ -229,15 +229,18 @@ def claim(
     return claimed
 
 
-def pending_request(batch: SmsBatch, statuses=(SENDING,)) -> Claimed:
-    """Return a request's messages in the given statuses, ready to ask about or resend."""
+def pending_requests(batches: list[SmsBatch]) -> list[Claimed]:
+    """Return each request with its messages still 'sending', ready to ask about or resend (one query)."""
+    requests = {b.id: Claimed(b.id, b.request_id, b.text, [], [], b.attempts) for b in batches}
     rows = db.session.execute(
-        select(OutboxMessage.id, OutboxMessage.phone)
-        .where(OutboxMessage.batch_id == batch.id, OutboxMessage.status.in_(statuses))
+        select(OutboxMessage.batch_id, OutboxMessage.id, OutboxMessage.phone)
+        .where(among(OutboxMessage.batch_id, list(requests)), OutboxMessage.status == SENDING)
         .order_by(OutboxMessage.id)
-    ).all()
-    ids, phones = [r.id for r in rows], [r.phone for r in rows]
-    return Claimed(batch.id, batch.request_id, batch.text, ids, phones, batch.attempts)
+    )
+    for batch_id, id_, phone in rows:
+        requests[batch_id].ids.append(id_)
+        requests[batch_id].phones.append(phone)
+    return list(requests.values())
 
 
 # A hinted SMS that will not reach the resident does not count as having told them how to stop.
