@@ -258,6 +258,19 @@ def test_a_run_reads_the_queue_on_from_its_last_claim(smsc_app):
     assert request.ids == first[:2]
 
 
+def test_a_run_keeps_a_read_mark_per_urgency(smsc_app):
+    now, render = utcnow(), smsc_app.extensions["habarlama.render"]
+    urgent = [outbox.enqueue(f"+7702200000{n}", "Срочно", "ru", "appeal_reply", now, urgent=True).id for n in range(2)]
+    db.session.commit()
+    announcement = sorted(db.session.scalars(select(OutboxMessage.id).where(OutboxMessage.event_id.is_not(None))))
+    run, taken = outbox.ClaimRun(), []
+    while claimed := outbox.claim(now, 3, False, render, "smsc", run):
+        taken.append(sorted(i for request in claimed for i in request.ids))
+    # Urgent first; the first claim's one announcement message moves only the non-urgent mark.
+    assert taken == [sorted([*urgent, announcement[0]]), announcement[1:]]
+    assert run.read_to == {True: urgent[-1], False: announcement[-1]}
+
+
 def test_a_pause_ends_by_itself_after_the_backoff(smsc_app, fake_smsc):
     fake_smsc.fail_next(4)
     now = utcnow()
